@@ -1,0 +1,36 @@
+# churnlens — the two commands a new machine needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.churnlens-installed
+
+.PHONY: demo test lint typecheck bench clean-workspace help
+
+help:
+	@echo "make demo   set up .venv, simulate a customer base and run churnlens end to end"
+	@echo "make test   set up .venv, then lint, type-check and run the whole test suite"
+	@echo "make bench  run the benchmarks under bench/"
+
+# The virtual environment is built only from the committed lock file.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m features.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/simulate.py
+
+clean-workspace:
+	rm -rf workspace

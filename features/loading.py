@@ -1,0 +1,132 @@
+"""Load source tables into typed, validated frames: the only way data enters churnlens.
+
+`load_sources` reads a directory or database, types every column, checks every rule of
+the contract and either returns `Sources` or raises one `DataContractError` listing all
+problems found. It never writes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import TABLES, Table
+from features.errors import DataContractError, Violation
+from features.parsing import parse_table
+from features.readers import RawSources, parse_data_end, read_location
+from features.validation import check_accounts_known, check_not_after, check_values, soft_warnings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sources:
+    """Validated source tables, typed per the contract, and the data's last covered day."""
+
+    tables: dict[str, pd.DataFrame]
+    data_end: pd.Timestamp
+    location: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def accounts(self) -> pd.DataFrame:
+        return self.tables["accounts"]
+
+    @property
+    def subscriptions(self) -> pd.DataFrame:
+        return self.tables["subscriptions"]
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """An optional table, or None when the source does not have it."""
+        if name not in TABLES:
+            raise KeyError(f"{name!r} is not a table of the data contract")
+        return self.tables.get(name)
+
+    def fingerprints(self) -> dict[str, str]:
+        """A content hash per table: equal data gives equal hashes, whatever the format."""
+        out = {}
+        for name, frame in sorted(self.tables.items()):
+            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            out[name] = hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+        return out
+
+
+def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = None) -> Sources:
+    """Read, type and validate every contract table at `location`.
+
+    `data_end` is the last day the data covers; it defaults to `data_end` in the
+    directory's dataset.json, else to the day of the latest dated record.
+    """
+    raw = read_location(location)
+    violations: list[Violation] = _missing_tables(raw)
+    frames: dict[str, pd.DataFrame] = {}
+    for name, raw_table in raw.tables.items():
+        table = TABLES[name]
+        missing = [c for c in table.required_columns if c not in raw_table.frame.columns]
+        if missing:
+            violations.append(_missing_columns(table, missing, raw_table.frame.columns))
+            continue
+        _warn_unknown_columns(table, raw_table.frame.columns, raw_table.origin)
+        frame, problems = parse_table(table, raw_table.frame)
+        violations += problems
+        violations += check_values(table, frame)
+        frames[name] = frame
+    end = _data_end(raw, frames, data_end)
+    if "accounts" in frames:
+        violations += check_accounts_known(frames)
+    violations += check_not_after(frames, TABLES, end)
+    if violations:
+        raise DataContractError(violations)
+    sources = Sources(frames, end, raw.location, soft_warnings(frames))
+    for absent in (name for name in TABLES if name not in frames):
+        log.info("no %s table at %s: its feature family will be absent", absent, raw.location)
+    for warning in sources.warnings:
+        log.warning(warning)
+    return sources
+
+
+def _missing_tables(raw: RawSources) -> list[Violation]:
+    return [
+        Violation(name, None, f"the mandatory table is missing from {raw.location}",
+                  f"provide {name}.csv or {name}.parquet (columns: "
+                  f"{', '.join(TABLES[name].required_columns)})")
+        for name, table in TABLES.items()
+        if table.mandatory and name not in raw.tables
+    ]
+
+
+def _missing_columns(table: Table, missing: list[str], present: pd.Index) -> Violation:
+    have = ", ".join(map(str, present)) or "no columns"
+    return Violation(
+        table.name, ", ".join(missing), "required column(s) missing",
+        f"add the column(s) {', '.join(missing)}; the table has: {have}",
+    )
+
+
+def _warn_unknown_columns(table: Table, present: pd.Index, origin: str) -> None:
+    unknown = [str(c) for c in present if c not in table.column_names]
+    if unknown:
+        log.warning("%s: ignoring columns not in the contract: %s", origin, ", ".join(unknown))
+
+
+def _data_end(raw: RawSources, frames: dict[str, pd.DataFrame],
+              explicit: str | pd.Timestamp | None) -> pd.Timestamp:
+    if explicit is not None:
+        return parse_data_end(explicit)
+    if raw.stated_data_end is not None:
+        return raw.stated_data_end
+    latest = [
+        frame[col.name].max()
+        for name, frame in frames.items()
+        for col in TABLES[name].columns
+        if col.dated and len(frame) and frame[col.name].notna().any()
+    ]
+    if not latest:
+        return pd.Timestamp.now(tz="UTC").normalize()
+    end = parse_data_end(max(latest))
+    log.info("data end not stated; using the latest record's day, %s", end.date())
+    return end

@@ -1,0 +1,140 @@
+"""Turn a raw table into the contract's types, reporting every unparseable value by row.
+
+Rows are numbered from 1 in the order they were read (the line after a CSV header is
+row 1). Timestamps become timezone-aware UTC, ids strings, low-cardinality text
+categoricals, and scores float32 — the memory-conscious types every later stage expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from features.contract import Column, Kind, Table
+from features.errors import Violation
+
+MAX_EXAMPLES = 5
+TIMESTAMP_DTYPE = "datetime64[ns, UTC]"
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
+_FIXES = {
+    Kind.TIMESTAMP: "write timestamps in ISO 8601, e.g. 2024-03-05 or 2024-03-05T14:30:00Z",
+    Kind.FLOAT: "write plain numbers with a dot as decimal separator and no currency signs",
+    Kind.SMALL_FLOAT: "write plain numbers with a dot as decimal separator",
+    Kind.INT: "write whole numbers",
+    Kind.BOOL: "write true/false (or 1/0, yes/no)",
+}
+
+
+def examples(rows: Iterable[int], values: Iterable[object]) -> list[str]:
+    """Up to MAX_EXAMPLES 'row N: value' strings for a message."""
+    out = []
+    for row, value in zip(rows, values, strict=False):
+        out.append(f"row {int(row) + 1}: {value!r}")
+        if len(out) == MAX_EXAMPLES:
+            break
+    return out
+
+
+def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Violation]]:
+    """Type every contract column of `raw`; missing optional columns get their default.
+
+    Columns that fail to parse are reported and left as all-missing, so later checks can
+    still run on the rest of the table.
+    """
+    raw = raw.reset_index(drop=True)
+    violations: list[Violation] = []
+    typed: dict[str, pd.Series] = {}
+    for col in table.columns:
+        if col.name not in raw.columns:
+            typed[col.name] = _missing_column(col, len(raw))
+            continue
+        series, bad = _parse_column(col, raw[col.name])
+        if bad.any():
+            where = np.flatnonzero(bad.to_numpy())
+            violations.append(Violation(
+                table.name, col.name,
+                f"values that are not a valid {col.kind.value}",
+                _FIXES.get(col.kind, "fix the values"),
+                examples(where, raw[col.name].to_numpy()[where]),
+                count=len(where),
+            ))
+        if col.default is not None:
+            series = series.fillna(col.default)
+        typed[col.name] = series
+    return pd.DataFrame(typed, index=raw.index), violations
+
+
+def _missing_column(col: Column, n: int) -> pd.Series:
+    if col.default is not None:
+        return _store(col, pd.Series([col.default] * n, dtype=object))
+    return _store(col, pd.Series([None] * n, dtype=object))
+
+
+def _parse_column(col: Column, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The typed column and a mask of values present but unparseable."""
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    if col.kind is Kind.TIMESTAMP:
+        parsed = to_utc(values)
+    elif col.kind in (Kind.FLOAT, Kind.SMALL_FLOAT, Kind.INT):
+        parsed = pd.to_numeric(values, errors="coerce")
+        if col.kind is Kind.INT:
+            fractional = parsed.notna() & (parsed % 1 != 0)
+            parsed = parsed.mask(fractional)
+        parsed = parsed.mask(~np.isfinite(parsed.astype(float)))
+    elif col.kind is Kind.BOOL:
+        parsed = _to_bool(values)
+    else:
+        parsed = _to_text(values, lower=col.allowed is not None)
+    bad = present & parsed.isna()
+    return _store(col, parsed.where(present)), bad
+
+
+def to_utc(values: pd.Series) -> pd.Series:
+    """Timestamps as UTC; naive ones are taken to be UTC already."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").astype(TIMESTAMP_DTYPE)
+    text = values.astype("str").str.strip()
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    return parsed.astype(TIMESTAMP_DTYPE)
+
+
+def _to_bool(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean")
+    text = values.astype("str").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(_TRUE)] = True
+    out[text.isin(_FALSE)] = False
+    return out
+
+
+def _to_text(values: pd.Series, *, lower: bool) -> pd.Series:
+    if pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
+        # Integer ids stored as floats because of missing values: 17.0 means "17".
+        values = values.astype("Int64")
+    text = values.astype("str").where(values.notna())
+    text = text.str.strip()
+    return text.str.lower() if lower else text
+
+
+def _store(col: Column, series: pd.Series) -> pd.Series:
+    """Cast to the dtype the contract stores `col` as."""
+    if col.kind is Kind.TIMESTAMP:
+        return pd.to_datetime(series, utc=True).astype(TIMESTAMP_DTYPE)
+    if col.kind is Kind.FLOAT:
+        return series.astype("float64")
+    if col.kind is Kind.SMALL_FLOAT:
+        return series.astype("float32")
+    if col.kind is Kind.INT:
+        return series.astype("Float64").astype("Int32")
+    if col.kind is Kind.BOOL:
+        return series.astype("boolean")
+    if col.kind is Kind.CATEGORY:
+        return series.astype("str").where(series.notna()).astype("category")
+    return series.astype("str").where(series.notna())

@@ -1,0 +1,99 @@
+"""Typed churnlens settings, read from `CHURNLENS_*` environment variables.
+
+Settings are built lazily through `get_settings()` so that importing a module never
+reads the environment or touches the disk; tests and the CLI's `--home` option swap
+them with `use_settings()` instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Where churnlens keeps its state and the knobs shared by every stage."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNLENS_", extra="forbid")
+
+    home: Path = Field(
+        default=Path("workspace"),
+        description="Workspace directory holding sources, training sets, MLflow and scores.",
+    )
+    data: Path | None = Field(
+        default=None,
+        description="Source-table directory; defaults to <home>/sources.",
+    )
+    grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="Days after a term's end within which a new term still counts as renewal.",
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _home_is_not_a_file(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; the workspace must be a directory")
+        return value
+
+    @property
+    def sources_dir(self) -> Path:
+        """The directory source tables are read from unless a command gets `--data`."""
+        return self.data if self.data is not None else self.home / "sources"
+
+    @property
+    def training_sets_dir(self) -> Path:
+        return self.home / "training_sets"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def score_store_path(self) -> Path:
+        return self.home / "scores.db"
+
+
+_override: Settings | None = None
+
+
+@lru_cache(maxsize=1)
+def _settings_from_environment() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CHURNLENS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid churnlens settings: {problems}. Fix the variable(s) and retry.")
+
+
+def get_settings() -> Settings:
+    """The active settings: an explicit override if one is set, else the environment's."""
+    return _override if _override is not None else _settings_from_environment()
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `settings` the active settings (None returns to the environment's)."""
+    global _override
+    _override = settings
+    _settings_from_environment.cache_clear()
+
+
+def settings_with(**changes: object) -> Settings:
+    """The active settings with some fields replaced, validated like the originals."""
+    base = get_settings().model_dump(exclude_unset=False)
+    base.update({k: v for k, v in changes.items() if v is not None})
+    try:
+        return Settings.model_validate(base)
+    except ValidationError as exc:
+        problems = "; ".join(f"{err['loc'][0]}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"Invalid churnlens settings: {problems}.") from None

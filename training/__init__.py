@@ -1,0 +1,1 @@
+"""Time-based splits, model fitting, calibration, baselines, evaluation and the MLflow registry."""
