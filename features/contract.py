@@ -95,7 +95,9 @@ LOGIN = "login"  # one row per active user and day; quantity = sessions
 SESSION_MINUTES = "session_minutes"  # per account and day; quantity = minutes in sessions
 
 NPS_KIND = "nps"
-SURVEY_SCORE_RANGES: dict[str, tuple[float, float]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+SURVEY_SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "nps": (0, 10), "csat": (1, 5), "ces": (1, 7),
+}
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 CSM_SENTIMENTS = ("red", "yellow", "green")
 

@@ -73,7 +73,8 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
         _warn_unknown_columns(table, raw_table.frame.columns, raw_table.origin)
         frame, problems = parse_table(table, raw_table.frame)
         violations += problems
-        violations += check_values(table, frame)
+        violations += check_values(table, frame, frozenset(v.column for v in problems
+                                                          if v.column is not None))
         frames[name] = frame
     end = _data_end(raw, frames, data_end)
     if "accounts" in frames:

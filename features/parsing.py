@@ -33,10 +33,21 @@ def examples(rows: Iterable[int], values: Iterable[object]) -> list[str]:
     """Up to MAX_EXAMPLES 'row N: value' strings for a message."""
     out = []
     for row, value in zip(rows, values, strict=False):
-        out.append(f"row {int(row) + 1}: {value!r}")
+        out.append(f"row {int(row) + 1}: {render_value(value)}")
         if len(out) == MAX_EXAMPLES:
             break
     return out
+
+
+def render_value(value: object) -> str:
+    """A value as a person reads it in a message: strings quoted, numbers and dates plain."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        return str(value.item())
+    return str(value)
 
 
 def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Violation]]:

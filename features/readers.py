@@ -130,6 +130,11 @@ def _read_database(url: str) -> RawSources:
                 for name in TABLES
                 if name in present
             }
+    except ModuleNotFoundError as exc:
+        raise SourceNotFoundError(
+            f"No database driver for {_redact(url)} ({exc.name} is not installed). Install it "
+            f"into churnlens's environment, or export the tables as Parquet files."
+        ) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise SourceNotFoundError(
             f"Cannot read the database at {_redact(url)}: {exc.__class__.__name__}: "

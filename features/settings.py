@@ -7,6 +7,7 @@ them with `use_settings()` instead of patching the environment.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -66,6 +67,13 @@ _override: Settings | None = None
 
 @lru_cache(maxsize=1)
 def _settings_from_environment() -> Settings:
+    known = {f"CHURNLENS_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith("CHURNLENS_") and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(unknown)}; churnlens reads "
+            f"{', '.join(sorted(known))}. Fix the name or unset the variable."
+        )
     try:
         return Settings()
     except ValidationError as exc:
@@ -73,7 +81,9 @@ def _settings_from_environment() -> Settings:
             f"CHURNLENS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         )
-        raise ConfigError(f"Invalid churnlens settings: {problems}. Fix the variable(s) and retry.")
+        raise ConfigError(
+            f"Invalid churnlens settings: {problems}. Fix the variable(s) and retry."
+        ) from None
 
 
 def get_settings() -> Settings:

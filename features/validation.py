@@ -11,11 +11,16 @@ import pandas as pd
 
 from features.contract import ACCOUNT_TABLES, Table
 from features.errors import Violation
-from features.parsing import examples
+from features.parsing import examples, render_value
 
 
-def check_values(table: Table, frame: pd.DataFrame) -> list[Violation]:
-    """Empty required values, allowed values, ranges, keys and row rules of one table."""
+def check_values(table: Table, frame: pd.DataFrame,
+                 unparsed: frozenset[str] = frozenset()) -> list[Violation]:
+    """Empty required values, allowed values, ranges, keys and row rules of one table.
+
+    Columns in `unparsed` already had values reported as unparseable; those values are
+    missing now and are not reported a second time as empty.
+    """
     out: list[Violation] = []
     if frame.empty:
         return [Violation(table.name, None, "the table has no rows",
@@ -24,7 +29,7 @@ def check_values(table: Table, frame: pd.DataFrame) -> list[Violation]:
                                                        else ""))]
     for col in table.columns:
         values = frame[col.name]
-        if col.required and not col.nullable:
+        if col.required and not col.nullable and col.name not in unparsed:
             out += _flag(table, col.name, values.isna(), values, "empty values",
                          f"every row needs a {col.name}")
         if col.allowed is not None:
@@ -51,7 +56,8 @@ def check_values(table: Table, frame: pd.DataFrame) -> list[Violation]:
         kinds, values = frame[by_kind.kind], frame[by_kind.value]
         for kind, (low, high) in by_kind.ranges.items():
             bad = (kinds == kind) & ((values < low) | (values > high))
-            out += _flag(table, by_kind.value, bad.fillna(False), frame[[by_kind.kind, by_kind.value]],
+            shown = frame[[by_kind.kind, by_kind.value]]
+            out += _flag(table, by_kind.value, bad.fillna(False), shown,
                          f"{kind} scores outside {low:g}-{high:g}",
                          f"{kind} scores run from {low:g} to {high:g}; rescale or drop them")
     return out
@@ -134,18 +140,12 @@ def _flag_table(table: str, column: str, bad: pd.Series, shown: pd.Series | pd.D
     where = np.flatnonzero(mask)
     picked = shown.iloc[where[:5]]
     if isinstance(picked, pd.DataFrame):
-        rendered = [", ".join(f"{c}={_short(v)}" for c, v in row.items())
+        rendered = [", ".join(f"{c}={render_value(v)}" for c, v in row.items())
                     for _, row in picked.iterrows()]
         return [Violation(table, column, problem, fix,
                           [f"row {r + 1}: {text}" for r, text in zip(where, rendered,
                                                                      strict=False)],
                           count=len(where))]
     return [Violation(table, column, problem, fix,
-                      examples(where, [_short(v) for v in picked.to_numpy()]),
+                      examples(where, picked.to_numpy()),
                       count=len(where))]
-
-
-def _short(value: object) -> object:
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        return pd.Timestamp(value).isoformat()
-    return value

@@ -31,7 +31,8 @@ app = typer.Typer(
 def _global_options(
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Workspace directory (default ./workspace or $CHURNLENS_HOME)."),
+        typer.Option("--home",
+                     help="Workspace directory (default ./workspace or $CHURNLENS_HOME)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,

@@ -112,3 +112,27 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     use_settings(settings)
     yield settings
     use_settings(None)
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+            ) -> Callable[..., CliResult]:
+    """Run `churnlens ARGS...` in-process through its real entry point."""
+    from serving.cli import main
+
+    def _run(*args: str) -> CliResult:
+        monkeypatch.setattr("sys.argv", ["churnlens", *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+    return _run
