@@ -122,7 +122,7 @@ def _read_database(url: str) -> RawSources:
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(engine_url(url))
         with engine.connect() as conn:
             present = set(sa.inspect(conn).get_table_names())
             tables = {
@@ -145,6 +145,18 @@ def _read_database(url: str) -> RawSources:
             engine.dispose()
     log.info("read %d tables from %s", len(tables), _redact(url))
     return RawSources(_redact(url), tables, None)
+
+
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy should open: a bare `postgresql://` means the installed psycopg 3.
+
+    SQLAlchemy maps a bare PostgreSQL URL to psycopg2, which churnlens does not ship;
+    people paste bare URLs from their database console, so they are accepted as written.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
 
 
 def _redact(url: str) -> str:

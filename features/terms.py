@@ -57,3 +57,21 @@ def arr_at(terms: pd.DataFrame, moment: pd.Timestamp, grace_days: int = 30) -> p
     live = terms[started & (in_term | in_grace)]
     latest = live.sort_values("start_date").groupby("account_id", observed=True).tail(1)
     return latest.set_index("account_id")["arr"]
+
+
+def settled_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
+                     grace_days: int = 30) -> pd.DataFrame:
+    """`term_outcomes` as a training label: known only once the grace period has passed.
+
+    A renewal that has already started is a fact, but labelling such terms while their
+    churned peers (same end date, no renewal yet) stay unknown would bias the latest
+    snapshots toward renewal. So every term resolves at `end_date + grace_days`, renewed
+    or not, and is unknown (NA) until that moment is within the data (PRODUCT.md).
+    """
+    terms = term_outcomes(subscriptions, data_end, grace_days)
+    deadline = terms["end_date"] + pd.Timedelta(days=grace_days)
+    settled = (deadline <= data_end + pd.Timedelta(days=1)).to_numpy()
+    terms["renewed"] = terms["renewed"].where(settled)
+    terms["churned"] = terms["churned"].where(settled)
+    terms["resolved_at"] = deadline.where(settled)
+    return terms

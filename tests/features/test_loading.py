@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import DATA_END, tiny_tables, write_tables
+from tiny_sources import DATA_END, tiny_tables, write_tables
 
 from features.contract import TABLES, Kind
 from features.loading import load_sources

@@ -1,0 +1,80 @@
+"""Sentiment features: NPS and relationship CSAT from surveys, and the CSM's read.
+
+Surveys and CSM notes are separate optional tables, so each has its own function: a
+source without csm_notes still gets its survey features. When two answers (or notes) of
+one account share a timestamp, the lower score (sentiment) counts as the earlier, so the
+"latest" never depends on row order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalog_entries import NPS_CATEGORIES, SENTIMENTS
+from features.contract import NPS_KIND
+from features.spine import Spine, timestamps_ns
+from features.windows import DAY_NS, EventIndex
+
+CSAT_KIND = "csat"
+
+
+def _categorical(codes: np.ndarray, levels: tuple[str, ...]) -> pd.Categorical:
+    """Categorical from float codes into `levels` (NaN: missing)."""
+    whole = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+    return pd.Categorical.from_codes(whole, categories=list(levels))
+
+
+def nps_category(scores: np.ndarray) -> pd.Categorical:
+    """Detractor 0-6, passive 7-8, promoter 9-10."""
+    codes = np.select([scores < 7, scores < 9, scores >= 9], [0.0, 1.0, 2.0], np.nan)
+    return _categorical(codes, NPS_CATEGORIES)
+
+
+def compute_surveys(spine: Spine, surveys: pd.DataFrame) -> pd.DataFrame:
+    accounts = spine.encode(surveys["account_id"])
+    known = accounts >= 0
+    times = timestamps_ns(surveys["responded_at"])
+    scores = surveys["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    kind = surveys["kind"].astype("str").to_numpy()
+    queries = spine.queries("ns")
+
+    nps = known & (kind == NPS_KIND)
+    nps_index = EventIndex(accounts[nps], times[nps], tiebreak=scores[nps])
+    latest, previous = nps_index.latest(queries), nps_index.latest(queries, nth=2)
+    nps_latest = nps_index.take(scores[nps], latest)
+
+    csat = known & (kind == CSAT_KIND)
+    csat_index = EventIndex(accounts[csat], times[csat])
+    csat_count = csat_index.count(queries, 180 * DAY_NS)
+    csat_sum = csat_index.total(scores[csat], queries, 180 * DAY_NS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        csat_mean = np.where(csat_count > 0, csat_sum / csat_count, np.nan)
+
+    return pd.DataFrame({
+        "nps_latest": nps_latest,
+        "nps_category": nps_category(nps_latest),
+        "days_since_nps": nps_index.elapsed(queries, latest) / DAY_NS,
+        "nps_change": nps_latest - nps_index.take(scores[nps], previous),
+        "csat_survey_mean_180d": csat_mean,
+        "survey_responses_365d": EventIndex(accounts[known], times[known])
+        .count(queries, 365 * DAY_NS),
+    })
+
+
+def compute_notes(spine: Spine, notes: pd.DataFrame) -> pd.DataFrame:
+    accounts = spine.encode(notes["account_id"])
+    known = accounts >= 0
+    times = timestamps_ns(notes["noted_at"])[known]
+    levels = pd.Categorical(notes["sentiment"].astype("str"), categories=list(SENTIMENTS))
+    codes = levels.codes.astype(np.float64)[known]
+    codes[codes < 0] = np.nan
+    queries = spine.queries("ns")
+    index = EventIndex(accounts[known], times, tiebreak=np.nan_to_num(codes, nan=-1))
+    latest, previous = index.latest(queries), index.latest(queries, nth=2)
+    now = index.take(codes, latest)
+    return pd.DataFrame({
+        "csm_sentiment_latest": _categorical(now, SENTIMENTS),
+        "csm_sentiment_change": now - index.take(codes, previous),
+        "days_since_csm_note": index.elapsed(queries, latest) / DAY_NS,
+    })

@@ -1,0 +1,26 @@
+"""A seeded simulator of a B2B SaaS customer base: churnlens's default data.
+
+Accounts in segments sign contracts, use the product, open tickets, answer surveys and
+get CSM notes, all driven by a hidden per-account health process with shocks; renewals
+are decided from health near renewal plus unforeseeable churn. The six source tables
+follow the data contract; ``_truth/`` holds what no model may see (true churn
+probability and cause per term, and the shocks).
+
+    from features.simulator import SimulationConfig, simulate
+    summary = simulate(SimulationConfig(n_accounts=1000, seed=7), Path("data"))
+"""
+
+from features.simulator.config import SimulationConfig
+from features.simulator.events import EVENT_TYPES, KEY_FEATURES, LOGIN, SESSION_MINUTES
+from features.simulator.runner import SimulationSummary, simulate, simulate_truth
+
+__all__ = [
+    "EVENT_TYPES",
+    "KEY_FEATURES",
+    "LOGIN",
+    "SESSION_MINUTES",
+    "SimulationConfig",
+    "SimulationSummary",
+    "simulate",
+    "simulate_truth",
+]

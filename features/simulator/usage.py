@@ -1,0 +1,122 @@
+"""Daily product usage of one account, driven by hidden health with noise.
+
+Each licensed seat has a fixed engagement rank; on a given day the seats ranked below
+the health-driven engaged share (onboarding ramps it up after sign-up) log in with
+probability ``login_rate * weekday/holiday factor * (0.5 + 0.5 * health) * propensity``,
+the others are nearly dormant. So licence utilisation and daily activity both follow
+health. It is one days x seats Bernoulli matrix per account, never a per-user loop.
+From the logins follow the daily session minutes and, for each adopted key feature, a
+daily count proportional to active users. Feature adoption is spread over onboarding
+(slower after poor onboarding) and some accounts never adopt some features.
+Daily aggregates are stamped at midnight UTC of their day, logins at the first session.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.simulator.dynamics import AccountDynamics, World
+from features.simulator.events import (
+    EVENT_TYPES,
+    KEY_FEATURES,
+    LOGIN,
+    SESSION_MINUTES,
+    SHOCK_TYPES,
+)
+from features.simulator.population import business_seconds
+from features.simulator.records import UsageRecords
+from features.simulator.timeline import US_PER_SECOND
+
+_POOR_ONBOARDING = SHOCK_TYPES.index("poor_onboarding")
+_LOGIN = EVENT_TYPES.index(LOGIN)
+_MINUTES = EVENT_TYPES.index(SESSION_MINUTES)
+_FEATURE_CODES = np.array([EVENT_TYPES.index(f) for f in KEY_FEATURES], dtype=np.int8)
+MAX_LOGIN_PROBABILITY = 0.97
+
+
+def simulate_usage(
+    rng: np.random.Generator, world: World, dyn: AccountDynamics, seats: np.ndarray
+) -> UsageRecords:
+    """All usage rows of one account, in time order (noise is applied afterwards)."""
+    n = dyn.n_active_days
+    if n == 0:
+        return UsageRecords.empty()
+    config, uc = world.config, world.config.usage
+    seg = config.segments.ordered()[dyn.segment]
+    days = dyn.first_day + np.arange(n)
+    score = dyn.health.score[:n]
+    new_signup = not bool(world.population.initial[dyn.index])
+
+    # --- logins: a days x users Bernoulli matrix ---
+    # Each seat has a fixed engagement rank; on a day, the seats ranked below the
+    # health-driven engaged share use the product, the rest are (nearly) dormant. So
+    # licence utilisation follows health, and so does daily activity.
+    n_users = int(seats.max())
+    a, b = uc.user_propensity
+    propensity = rng.beta(a, b, size=n_users) * (a + b) / a  # mean 1
+    rank = rng.random(n_users)
+    ramp = np.ones(n)
+    if new_signup:
+        ramp = np.minimum((np.arange(n) + 1) / uc.onboarding_days, 1.0) ** 0.7
+    engaged_share = (uc.health_floor + (1 - uc.health_floor) * score) * ramp
+    engaged = rank[None, :] < engaged_share[:, None]
+    p_day = seg.login_rate * world.timeline.day_factor[dyn.region, days] * (0.5 + 0.5 * score)
+    p = np.minimum(p_day[:, None] * propensity[None, :], MAX_LOGIN_PROBABILITY)
+    p = np.where(engaged, p, p * uc.dormant_factor)
+    licensed = np.arange(n_users)[None, :] < seats[:, None]
+    active = (rng.random((n, n_users)) < p) & licensed
+    d_login, u_login = np.nonzero(active)
+    sessions = 1 + rng.poisson(uc.extra_sessions * (0.5 + score[d_login]))
+    login_ts = world.timeline.day_us(days[d_login]) + (
+        business_seconds(rng, dyn.region, len(d_login)) * US_PER_SECOND
+    )
+
+    # --- session minutes per day ---
+    mean_minutes = uc.minutes_per_session * (0.6 + 0.8 * score[d_login])
+    minutes = rng.gamma(2.0, mean_minutes / 2.0) * sessions
+    day_minutes = np.bincount(d_login, weights=minutes, minlength=n)
+    d_minutes = np.flatnonzero(day_minutes > 0)
+
+    # --- key features: adoption over onboarding, daily counts per active user ---
+    rates = np.array([uc.feature_rates[f] for f in KEY_FEATURES])
+    mean_days = np.array([uc.adoption_days[f] for f in KEY_FEATURES])
+    never = np.array([uc.never_adopt[f] for f in KEY_FEATURES])
+    poor = any(s.kind == _POOR_ONBOARDING for s in dyn.health.shocks)
+    slowdown = config.shocks.onboarding_adoption_slowdown if poor else 1.0
+    fit = float(score[: min(n, 90)].mean())
+    never_p = np.clip(never * (1.5 - fit), 0.0, 1.0)
+    adopted = rng.random(len(KEY_FEATURES)) >= never_p
+    adopt_day = dyn.created_day + rng.exponential(mean_days * slowdown)
+    active_users = np.bincount(d_login, minlength=n).astype(np.float64)
+    lam = active_users[:, None] * rates[None, :] * (0.3 + score[:, None] ** 2)
+    lam *= adopted[None, :] & (days[:, None] >= adopt_day[None, :])
+    counts = rng.poisson(lam)
+    d_feat, f_feat = np.nonzero(counts)
+
+    account = np.int32(dyn.index)
+    parts = [
+        UsageRecords(
+            account=np.full(len(d_login), account, dtype=np.int32),
+            ts=login_ts,
+            event=np.full(len(d_login), _LOGIN, dtype=np.int8),
+            user=u_login.astype(np.int32),
+            quantity=sessions.astype(np.float64),
+        ),
+        UsageRecords(
+            account=np.full(len(d_minutes), account, dtype=np.int32),
+            ts=world.timeline.day_us(days[d_minutes]),
+            event=np.full(len(d_minutes), _MINUTES, dtype=np.int8),
+            user=np.full(len(d_minutes), -1, dtype=np.int32),
+            quantity=np.round(day_minutes[d_minutes], 1),
+        ),
+        UsageRecords(
+            account=np.full(len(d_feat), account, dtype=np.int32),
+            ts=world.timeline.day_us(days[d_feat]),
+            event=_FEATURE_CODES[f_feat],
+            user=np.full(len(d_feat), -1, dtype=np.int32),
+            quantity=counts[d_feat, f_feat].astype(np.float64),
+        ),
+    ]
+    records = UsageRecords.concat(parts)
+    order = np.lexsort((records.user, records.event, records.ts))
+    return records.take(order)

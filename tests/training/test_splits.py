@@ -1,0 +1,73 @@
+
+"""Time splits: no label used for training or validation resolves after the test starts."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import SplitConfig
+from training.splits import NotEnoughDataError, plan_splits
+
+
+def _snapshots(seed: int = 3) -> pd.DataFrame:
+    """Monthly snapshots of 200 accounts over 3 years with annual terms."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    months = pd.date_range("2022-01-01", "2024-12-01", freq="MS", tz="UTC")
+    data_end = pd.Timestamp("2024-12-31", tz="UTC")
+    for account in range(200):
+        offset = int(rng.integers(0, 365))
+        term_end = months[0] + pd.Timedelta(days=offset)
+        for as_of in months:
+            while term_end <= as_of:
+                term_end += pd.Timedelta(days=365)
+            resolved = term_end + pd.Timedelta(days=30)
+            known = resolved <= data_end
+            rows.append({"account_id": f"A{account}", "as_of": as_of,
+                         "subscription_id": f"A{account}-{term_end.date()}",
+                         "label_resolved_at": resolved if known else pd.NaT,
+                         "churned": bool(rng.random() < 0.15) if known else pd.NA})
+    frame = pd.DataFrame(rows)
+    frame["churned"] = frame["churned"].astype("boolean")
+    return frame
+
+
+def test_no_train_or_validation_label_resolves_after_the_test_starts():
+    frame = _snapshots()
+    splits = plan_splits(frame, SplitConfig(test_months=3, validation_months=3,
+                                            backtest_folds=3, min_label_coverage=0.8))
+    assert [s.name for s in splits] == ["cutoff", "backtest-1", "backtest-2", "backtest-3"]
+    for split in splits:
+        train, valid, test = (frame.iloc[r] for r in (split.train, split.validation, split.test))
+        assert len(train) and len(valid) and len(test)
+        assert (train["label_resolved_at"] <= split.train_end).all()
+        assert (train["as_of"] < split.train_end).all()
+        assert (valid["label_resolved_at"] <= split.test_start).all()
+        assert (valid["as_of"] >= split.train_end).all()
+        assert (test["as_of"] >= split.test_start).all()
+        assert (test["as_of"] < split.test_end).all()
+        assert test["churned"].notna().all()
+        assert not set(split.train) & set(split.test)
+    # Test windows roll back in time without overlapping.
+    for newer, older in itertools.pairwise(splits):
+        assert older.test_end <= newer.test_start
+
+
+def test_the_test_window_ends_where_labels_are_mostly_known():
+    frame = _snapshots()
+    split = plan_splits(frame, SplitConfig(backtest_folds=0, min_label_coverage=0.8))[0]
+    coverage = frame["churned"].notna().groupby(frame["as_of"]).mean()
+    last_test = frame.iloc[split.test]["as_of"].max()
+    assert coverage[last_test] >= 0.8
+    assert (coverage[coverage.index > last_test] < 0.8).all()
+
+
+def test_no_covered_snapshot_is_a_clear_error():
+    frame = _snapshots()
+    frame["churned"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+    with pytest.raises(NotEnoughDataError, match="min_label_coverage"):
+        plan_splits(frame, SplitConfig())

@@ -1,0 +1,121 @@
+"""The feature contract that travels with a model: names, order, kinds and categories.
+
+Serving never keeps its own feature order. It asks the model's contract to check and
+encode whatever it received, so a model trained on one column order can never be fed
+another. Categoricals are encoded as codes of the categories seen in training; an
+unseen category becomes missing, as LightGBM treats it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ChurnlensError
+
+
+class FeatureContractError(ChurnlensError):
+    """Features given for scoring do not match what the model was trained on."""
+
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class FeatureContract:
+    names: tuple[str, ...]
+    # feature -> its categories, in code order; features absent here are numeric.
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    families: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, names: Sequence[str],
+                   families: Mapping[str, str] | None = None) -> FeatureContract:
+        """The contract of the features `names` as typed in `frame` (the training rows)."""
+        categories = {
+            name: tuple(str(c) for c in frame[name].cat.categories)
+            for name in names
+            if isinstance(frame[name].dtype, pd.CategoricalDtype)
+        }
+        return cls(tuple(names), categories, dict(families or {}))
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, name in enumerate(self.names) if name in self.categories]
+
+    def check_columns(self, columns: Sequence[str], *, strict: bool = False) -> None:
+        """Refuse input that lacks a feature, or (when `strict`) names one the model lacks."""
+        given = set(columns)
+        if strict:
+            unknown = sorted(given - set(self.names))
+            if unknown:
+                raise FeatureContractError(
+                    f"Unknown features: {', '.join(unknown[:10])}. The model takes exactly "
+                    f"the features GET /v1/model lists; check the spelling."
+                )
+        missing = [n for n in self.names if n not in given]
+        if missing:
+            raise FeatureContractError(
+                f"Missing features: {', '.join(missing[:10])}"
+                f"{' …' if len(missing) > 10 else ''}. Send every feature of the model "
+                f"(GET /v1/model lists them); use null for an unknown value."
+            )
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's input matrix (float64, NaN for missing) from a feature frame."""
+        self.check_columns(list(frame.columns))
+        out = np.empty((len(frame), len(self.names)), dtype=np.float64)
+        for j, name in enumerate(self.names):
+            values = frame[name]
+            if name in self.categories:
+                out[:, j] = self._codes(name, values)
+            else:
+                try:
+                    out[:, j] = pd.to_numeric(values, errors="raise").astype("float64")
+                except (ValueError, TypeError):
+                    raise FeatureContractError(
+                        f"Feature {name} must be a number (or null); got "
+                        f"{values.iloc[0]!r}."
+                    ) from None
+        return out
+
+    def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Like `encode`, from plain dicts without pandas: the API's per-request path."""
+        out = np.full((len(records), len(self.names)), np.nan, dtype=np.float64)
+        lookups = {name: {c: float(i) for i, c in enumerate(cats)}
+                   for name, cats in self.categories.items()}
+        for i, record in enumerate(records):
+            for j, name in enumerate(self.names):
+                value = record.get(name)
+                if value is None:
+                    continue
+                if name in lookups:
+                    out[i, j] = lookups[name].get(str(value), np.nan)
+                elif isinstance(value, bool) or not isinstance(value, int | float):
+                    raise FeatureContractError(
+                        f"Feature {name} must be a number (or null); got {value!r}."
+                    )
+                else:
+                    out[i, j] = float(value)
+        return out
+
+    def _codes(self, name: str, values: pd.Series) -> np.ndarray:
+        cats = pd.CategoricalDtype(list(self.categories[name]))
+        codes = values.astype("str").where(values.notna()).astype(cats).cat.codes
+        out = codes.to_numpy(dtype=np.float64, copy=True)
+        out[out < 0] = np.nan
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"names": list(self.names),
+                "categories": {k: list(v) for k, v in self.categories.items()},
+                "families": dict(self.families)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureContract:
+        return cls(tuple(data["names"]),
+                   {k: tuple(v) for k, v in data.get("categories", {}).items()},
+                   dict(data.get("families", {})))

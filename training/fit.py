@@ -1,0 +1,111 @@
+"""Fit the LightGBM model on one time split: train, stop early and calibrate on validation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from training.calibration import fit_calibrator
+from training.config import TrainConfig
+from training.contract import FeatureContract
+from training.model import ChurnRiskModel
+from training.splits import NotEnoughDataError, TimeSplit
+
+log = logging.getLogger(__name__)
+
+
+def labels(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    return frame["churned"].iloc[rows].astype(bool).to_numpy(dtype=np.float64)
+
+
+def check_trainable(frame: pd.DataFrame, split: TimeSplit, config: TrainConfig) -> None:
+    """Refuse splits a model cannot honestly learn from, saying what to do instead."""
+    for part in ("train", "validation", "test"):
+        rows = getattr(split, part)
+        y = labels(frame, rows)
+        if len(y) == 0:
+            raise NotEnoughDataError(
+                f"The {part} rows of {split.name} are empty ({split.describe()}). Build the "
+                f"training set over a longer period, or shorten split.test_months / "
+                f"split.validation_months in the training config."
+            )
+        if y.min() == y.max():
+            raise NotEnoughDataError(
+                f"Every {part} row of {split.name} has the same label "
+                f"({'churned' if y[0] else 'renewed'}); a churn model needs both outcomes. "
+                f"Use more accounts or a longer period."
+            )
+    churned = frame.iloc[split.train].loc[lambda f: f["churned"].astype(bool), "subscription_id"]
+    terms = churned.nunique()
+    if terms < config.guards.min_churned_terms:
+        raise NotEnoughDataError(
+            f"Only {terms} churned terms in the training rows of {split.name} "
+            f"(guards.min_churned_terms = {config.guards.min_churned_terms}). Use more "
+            f"accounts or history; lower the guard only if you accept a noisy model."
+        )
+
+
+def lgb_params(config: TrainConfig) -> dict[str, Any]:
+    p = config.lightgbm
+    return {
+        "objective": "binary",
+        "num_leaves": p.num_leaves,
+        "max_depth": p.max_depth,
+        "learning_rate": p.learning_rate,
+        "min_child_samples": p.min_child_samples,
+        "feature_fraction": p.feature_fraction,
+        "bagging_fraction": p.bagging_fraction,
+        "bagging_freq": p.bagging_freq,
+        "lambda_l2": p.lambda_l2,
+        "cat_smooth": p.cat_smooth,
+        "min_data_per_group": p.min_data_per_group,
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 2,
+        "verbosity": -1,
+    }
+
+
+def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
+              families: Mapping[str, str], catalog_version: str,
+              config: TrainConfig) -> ChurnRiskModel:
+    """Booster on the train rows, early stopping and calibration on the validation rows."""
+    check_trainable(frame, split, config)
+    contract = FeatureContract.from_frame(frame, features, families)
+    matrix = contract.encode(frame)
+    cats = contract.categorical_indices
+    train = lgb.Dataset(matrix[split.train], labels(frame, split.train),
+                        feature_name=list(contract.names), categorical_feature=cats,
+                        free_raw_data=False)
+    valid = lgb.Dataset(matrix[split.validation], labels(frame, split.validation),
+                        reference=train)
+    booster = lgb.train(
+        lgb_params(config), train, num_boost_round=config.lightgbm.n_estimators,
+        valid_sets=[valid], valid_names=["validation"],
+        callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    log.info("%s: booster stopped at %d trees", split.name, booster.best_iteration)
+    booster = _keep_best(booster)
+    raw_valid = booster.predict(matrix[split.validation], raw_score=True)
+    calibrator = fit_calibrator(np.asarray(raw_valid), labels(frame, split.validation),
+                                config.calibration.method)
+    metadata = {
+        "split": split.name,
+        "train_end": split.train_end.isoformat(),
+        "test_start": split.test_start.isoformat(),
+        "test_end": split.test_end.isoformat(),
+        "best_iteration": int(booster.num_trees()),
+    }
+    return ChurnRiskModel(booster, calibrator, contract, catalog_version, metadata)
+
+
+def _keep_best(booster: lgb.Booster) -> lgb.Booster:
+    """A booster holding only the trees up to the best iteration (cheaper to explain)."""
+    best = booster.best_iteration or booster.current_iteration()
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))

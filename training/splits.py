@@ -1,0 +1,86 @@
+"""Time-based splits and rolling backtests; there is no random split anywhere.
+
+For a test window [test_start, test_end):
+- test: labelled snapshots with test_start <= as_of < test_end;
+- validation: labelled snapshots in the `validation_months` before test_start whose
+  labels resolved by test_start;
+- train: labelled snapshots before validation starts whose labels resolved by then.
+So no training or validation label is known later than the first test snapshot, and
+no training label later than the first validation snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ChurnlensError
+from training.config import SplitConfig
+
+
+class NotEnoughDataError(ChurnlensError):
+    """The training set cannot support an honest out-of-time split or fit."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    name: str
+    train_end: pd.Timestamp  # = validation start
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    train: np.ndarray  # row positions
+    validation: np.ndarray
+    test: np.ndarray
+
+    def describe(self) -> str:
+        return (f"{self.name}: train < {self.train_end.date()} ({len(self.train):,} rows), "
+                f"validation < {self.test_start.date()} ({len(self.validation):,}), "
+                f"test {self.test_start.date()} .. {self.test_end.date()} "
+                f"({len(self.test):,})")
+
+
+def last_covered_as_of(frame: pd.DataFrame, min_coverage: float) -> pd.Timestamp:
+    """The latest snapshot date whose rows are at least `min_coverage` labelled."""
+    coverage = frame["churned"].notna().groupby(frame["as_of"]).mean()
+    covered = coverage[coverage >= min_coverage]
+    if covered.empty:
+        raise NotEnoughDataError(
+            f"No snapshot date has {min_coverage:.0%} of its rows labelled: the data ends "
+            f"before most terms reach renewal. Add history, or lower "
+            f"split.min_label_coverage in the training config."
+        )
+    return pd.Timestamp(covered.index.max())
+
+
+def window_split(frame: pd.DataFrame, name: str, test_start: pd.Timestamp,
+                 test_end: pd.Timestamp, validation_months: int) -> TimeSplit:
+    """Row positions of train, validation and test for one test window."""
+    as_of, resolved = frame["as_of"], frame["label_resolved_at"]
+    labelled = frame["churned"].notna().to_numpy()
+    validation_start = test_start - pd.DateOffset(months=validation_months)
+    test = labelled & ((as_of >= test_start) & (as_of < test_end)).to_numpy()
+    validation = labelled & ((as_of >= validation_start) & (as_of < test_start)
+                             & (resolved <= test_start)).to_numpy()
+    train = labelled & ((as_of < validation_start) & (resolved <= validation_start)).to_numpy()
+    return TimeSplit(name, validation_start, test_start, test_end, np.flatnonzero(train),
+                     np.flatnonzero(validation), np.flatnonzero(test))
+
+
+def plan_splits(frame: pd.DataFrame, config: SplitConfig) -> list[TimeSplit]:
+    """The main cutoff split first, then `backtest_folds` earlier windows (newest first)."""
+    last = last_covered_as_of(frame, config.min_label_coverage)
+    test_end = last + pd.Timedelta(days=1)
+    splits = []
+    for fold in range(config.backtest_folds + 1):
+        end = test_end - pd.DateOffset(months=config.test_months * fold)
+        start = end - pd.DateOffset(months=config.test_months)
+        name = "cutoff" if fold == 0 else f"backtest-{fold}"
+        split = window_split(frame, name, start, end, config.validation_months)
+        if fold > 0 and (len(split.train) == 0 or len(split.validation) == 0):
+            break
+        splits.append(split)
+    return splits
