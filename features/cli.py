@@ -1,15 +1,20 @@
-"""`churnlens` commands of the features stage: contract, validate (simulate, build later).
+"""`churnlens` commands of the features stage: simulate, contract, validate, build.
 
 Commands only parse options and call library functions; heavy imports stay inside them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from features.simulator import SimulationConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,137 @@ DataEndOption = Annotated[
     typer.Option("--data-end", help="Last day the data covers, YYYY-MM-DD (default: "
                  "dataset.json's data_end, else the latest record's day).", show_default=False),
 ]
+
+
+class DataFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+class Frequency(StrEnum):
+    monthly = "monthly"
+    weekly = "weekly"
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def simulate(
+    accounts: Annotated[int, typer.Option(min=1, help="Number of customer accounts.")] = 2000,
+    start: Annotated[str, typer.Option(help="First simulated day, YYYY-MM-DD.")] = "2023-01-01",
+    end: Annotated[str, typer.Option(help="Last simulated day, YYYY-MM-DD.")] = "2025-12-31",
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives "
+                                      "byte-identical tables.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Directory to write (default "
+                                             "<home>/sources).", show_default=False)] = None,
+    fmt: Annotated[DataFormat, typer.Option("--format", help="File format of the six source "
+                                            "tables.")] = DataFormat.parquet,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when OUT "
+                                             "already holds a dataset.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace whatever OUT holds.")] = False,
+) -> None:
+    """Simulate a B2B SaaS customer base: the six source tables plus `_truth/`.
+
+    Accounts sign and renew contracts, use the product, open tickets, answer surveys and
+    get CSM notes, driven by a hidden health process; `_truth/` holds each term's true
+    churn probability and cause, which no model may see. The dataset appears in OUT only
+    when complete.
+    """
+    from features.settings import get_settings
+    from features.simulator.publish import is_simulated_dataset, simulate_into
+
+    target = out if out is not None else get_settings().sources_dir
+    if if_missing and is_simulated_dataset(target):
+        typer.echo(f"{target} already holds a dataset; kept it (--if-missing).")
+        return
+    config = _simulation_config(accounts, start, end, seed)
+
+    def progress(done: int, total: int) -> None:
+        log.info("simulated %d of %d accounts", done, total)
+
+    summary = simulate_into(config, target, fmt.value, replace=force, progress=progress)
+    typer.echo(f"Simulated {accounts:,} accounts from {config.start} to {config.end} "
+               f"(seed {seed}) in {summary.elapsed_seconds:.1f} s:")
+    for name, rows in summary.rows.items():
+        typer.echo(f"  {name:<14} {rows:>12,d} rows")
+    typer.echo(str(summary.out))
+
+
+def _simulation_config(accounts: int, start: str, end: str, seed: int) -> SimulationConfig:
+    from pydantic import ValidationError
+
+    from features.errors import ConfigError
+    from features.simulator import SimulationConfig
+
+    try:
+        return SimulationConfig(n_accounts=accounts, start=_date(start), end=_date(end), seed=seed)
+    except ValidationError as exc:
+        problems = "; ".join(str(err["msg"]) for err in exc.errors())
+        raise ConfigError(f"Cannot simulate from {start} to {end}: {problems}.") from None
+
+
+def build(
+    data: DataOption = None,
+    data_end: DataEndOption = None,
+    start: Annotated[str | None, typer.Option(help="First as_of, YYYY-MM-DD (default: the "
+                                              "earliest term start).", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option(help="Last as_of, YYYY-MM-DD (default: the data's "
+                                            "end).", show_default=False)] = None,
+    freq: Annotated[Frequency, typer.Option(help="Snapshot grid: the first day of each month "
+                                            "or each Monday.")] = Frequency.monthly,
+    dates: Annotated[str | None, typer.Option(help="Explicit as_of dates, comma-separated, "
+                                              "instead of --start/--end/--freq.",
+                                              show_default=False)] = None,
+    name: Annotated[str, typer.Option(help="Training-set name: the folder under "
+                                      "<home>/training_sets.")] = "default",
+    out: Annotated[Path | None, typer.Option(help="Write to this Parquet file instead of "
+                                             "<home>/training_sets/NAME/HASH.parquet.",
+                                             show_default=False)] = None,
+) -> None:
+    """Build a point-in-time training set: one row per active account and as_of.
+
+    Every feature uses only records dated before its as_of; the label `churned` is set
+    where the term's outcome is known by the data's end and left empty otherwise. Writes
+    the Parquet file and a manifest beside it, and prints the file's path last.
+    """
+    from pydantic import ValidationError
+
+    from features.artifacts import write_training_set
+    from features.errors import ConfigError
+    from features.loading import load_sources
+    from features.settings import get_settings
+    from features.spec import TrainingSetSpec
+    from features.spine import IDENTITY_COLUMNS
+    from features.training_set import build_training_set
+
+    settings = get_settings()
+    try:
+        spec = TrainingSetSpec(
+            name=name,
+            start=_date(start) if start else None,
+            end=_date(end) if end else None,
+            freq=freq.value,
+            dates=tuple(_date(d.strip()) for d in dates.split(",") if d.strip()) if dates else None,
+            grace_days=settings.grace_days,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(str(err["msg"]) for err in exc.errors())
+        raise ConfigError(f"Cannot build that training set: {problems}.") from None
+    sources = load_sources(resolve_data(None, data), data_end)
+    timings: dict[str, float] = {}
+    frame = build_training_set(sources, spec, timings)
+    log.info("build time by step: %s",
+             ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
+    path = write_training_set(frame, spec, sources, workspace=settings.home, out=out)
+    labelled = frame["churned"].notna()
+    typer.echo(f"{len(frame):,} snapshots ({int(labelled.sum()):,} labelled, "
+               f"{int(frame['churned'][labelled].astype(bool).sum()):,} churned) "
+               f"with {frame.shape[1] - len(IDENTITY_COLUMNS)} features.")
+    typer.echo(str(path))
 
 
 def validate(
@@ -70,5 +206,7 @@ def resolve_data(positional: str | None, option: Path | str | None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `churnlens` app."""
+    app.command()(simulate)
     app.command()(validate)
+    app.command()(build)
     app.command()(contract)

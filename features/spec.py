@@ -21,19 +21,20 @@ class TrainingSetSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    name: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                       description="Folder name under training_sets/.")
     start: dt.date | None = Field(
-        None, description="First as_of; defaults to the earliest term start.")
-    end: dt.date | None = Field(None, description="Last as_of; defaults to the data's end.")
+        default=None, description="First as_of; defaults to the earliest term start.")
+    end: dt.date | None = Field(
+        default=None, description="Last as_of; defaults to the data's end.")
     freq: Literal["monthly", "weekly"] = Field(
-        "monthly", description="Grid: first day of each month, or each Monday (00:00 UTC).")
+        default="monthly", description="Grid: first day of each month, or each Monday (00:00 UTC).")
     dates: tuple[dt.date, ...] | None = Field(
-        None, description="Explicit as_of dates instead of a start/end grid.")
-    grace_days: int = Field(30, ge=0, le=365,
+        default=None, description="Explicit as_of dates instead of a start/end grid.")
+    grace_days: int = Field(default=30, ge=0, le=365,
                             description="Days after a term's end a renewal may still start.")
     key_features: tuple[str, ...] | None = Field(
-        None, description="Product event types with their own usage features; "
+        default=None, description="Product event types with their own usage features; "
                           "defaults to those found in usage_events.")
 
     @model_validator(mode="after")

@@ -1,0 +1,63 @@
+"""Simulate into a directory all at once: a failed or interrupted run leaves nothing behind.
+
+The simulator writes table by table as it goes, so it writes into a hidden sibling
+directory that replaces the target only when every table and `dataset.json` exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from features.errors import ConfigError
+from features.simulator.config import SimulationConfig
+from features.simulator.runner import DATASET_FILE, Progress, SimulationSummary, simulate
+from features.simulator.writer import Format
+
+log = logging.getLogger(__name__)
+
+
+def is_simulated_dataset(out: Path) -> bool:
+    """Whether `out` already holds a complete dataset (its dataset.json is written last)."""
+    return (out / DATASET_FILE).is_file()
+
+
+def simulate_into(config: SimulationConfig, out: Path, fmt: Format = "parquet", *,
+                  replace: bool = False, progress: Progress | None = None) -> SimulationSummary:
+    """Simulate into `out`, which must be absent or empty unless `replace` is set."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give --out a directory.")
+    if out.is_dir() and any(out.iterdir()) and not replace:
+        raise ConfigError(f"{out} already holds files. Pass --force to replace them, "
+                          f"--if-missing to keep an existing dataset, or choose another --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    try:
+        summary = simulate(config, staging, fmt, progress)
+        if out.exists():
+            retired = staging.with_suffix(".old")
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return _moved(summary, staging, out)
+
+
+def _moved(summary: SimulationSummary, old: Path, new: Path) -> SimulationSummary:
+    def move(path: Path) -> Path:
+        return new / path.relative_to(old)
+
+    return dataclasses.replace(
+        summary,
+        out=new,
+        paths={name: move(p) for name, p in summary.paths.items()},
+        truth_paths={name: move(p) for name, p in summary.truth_paths.items()},
+    )
