@@ -19,15 +19,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# The main job on the embedded default: a simulated customer base, checked, then turned
-# into a point-in-time training set. Re-running keeps the simulated sources.
+# The main job on the embedded default: a simulated customer base, checked, turned into a
+# point-in-time training set, and a model trained on it. Re-running keeps the sources.
 DEMO_ACCOUNTS ?= 2000
 demo: $(STAMP)
 	$(BIN)/churnlens simulate --accounts $(DEMO_ACCOUNTS) --if-missing
 	$(BIN)/churnlens validate
 	$(BIN)/churnlens build
-	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts into workspace/sources, validated them and built"
-	@echo "      workspace/training_sets/default (path above). Training and serving come next."
+	$(BIN)/churnlens train
+	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts into workspace/sources, validated them, built"
+	@echo "      workspace/training_sets/default and trained a model registered in MLflow"
+	@echo "      (report and MLflow UI command above). Scoring and serving come next."
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -105,7 +105,8 @@ def build(
     data: DataOption = None,
     data_end: DataEndOption = None,
     start: Annotated[str | None, typer.Option(help="First as_of, YYYY-MM-DD (default: the "
-                                              "earliest term start).", show_default=False)] = None,
+                                              "first date with 90 days of activity history).",
+                                              show_default=False)] = None,
     end: Annotated[str | None, typer.Option(help="Last as_of, YYYY-MM-DD (default: the data's "
                                             "end).", show_default=False)] = None,
     freq: Annotated[Frequency, typer.Option(help="Snapshot grid: the first day of each month "

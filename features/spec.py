@@ -24,7 +24,8 @@ class TrainingSetSpec(BaseModel):
     name: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                       description="Folder name under training_sets/.")
     start: dt.date | None = Field(
-        default=None, description="First as_of; defaults to the earliest term start.")
+        default=None, description="First as_of; defaults to 90 days after activity history "
+                     "starts.")
     end: dt.date | None = Field(
         default=None, description="Last as_of; defaults to the data's end.")
     freq: Literal["monthly", "weekly"] = Field(

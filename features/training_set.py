@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from features.build import build_features, resolve_key_features
+from features.contract import TABLES
 from features.loading import Sources
 from features.spec import TrainingSetSpec, check_as_of
 from features.spine import build_spine
@@ -30,8 +31,7 @@ def build_training_set(sources: Sources, spec: TrainingSetSpec,
 
     `timings`, when given, receives the seconds spent on the spine and each family.
     """
-    first_start = sources.subscriptions["start_date"].min()
-    dates = spec.as_of_dates(first_start, sources.data_end)
+    dates = spec.as_of_dates(default_start(sources), sources.data_end)
     key_features = resolve_key_features(sources, spec.key_features)
     frame = _build(sources, list(dates), spec.grace_days, key_features, timings)
     labelled = frame["churned"].notna()
@@ -39,6 +39,30 @@ def build_training_set(sources: Sources, spec: TrainingSetSpec,
              spec.name, len(frame), len(dates), int(labelled.sum()),
              100 * frame["churned"][labelled].astype(float).mean() if labelled.any() else 0)
     return frame
+
+
+# The longest look-back window of any feature: snapshots earlier than this after the
+# start of activity history would read "no activity" where there is only no data.
+LONGEST_WINDOW = pd.Timedelta(days=90)
+ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
+
+
+def default_start(sources: Sources) -> pd.Timestamp:
+    """The first as_of whose feature windows all lie within the recorded history.
+
+    Contracts often reach back years before the activity tables do (a CRM migration,
+    usage tracking switched on later). History starts with the earliest activity record
+    (sparse tables such as surveys start late by chance, so the earliest, not the
+    latest, start counts); the first snapshot comes a full look-back window after that.
+    """
+    first_term = sources.subscriptions["start_date"].min()
+    starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
+              if (frame := sources.get(name)) is not None and len(frame)]
+    history = min(starts) if starts else first_term
+    start = max(first_term, history + LONGEST_WINDOW)
+    log.info("snapshots start at %s: activity history starts %s, feature windows reach "
+             "back %d days", start.date(), history.date(), LONGEST_WINDOW.days)
+    return pd.Timestamp(start)
 
 
 def build_scoring_frame(sources: Sources, as_of: dt.date | pd.Timestamp,

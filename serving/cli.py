@@ -16,6 +16,7 @@ import typer
 
 from features import cli as features_cli
 from features.errors import ChurnlensError
+from training import cli as training_cli
 
 app = typer.Typer(
     name="churnlens",
@@ -47,6 +48,7 @@ def _global_options(
 
 
 features_cli.register(app)
+training_cli.register(app)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ class HealthRule:
     """Points for one signal: `points[i]` when the value falls in bin i of `edges`.
 
     Bins are (-inf, e0], (e0, e1], ..., (e_last, inf); a missing value scores `missing`.
+    A categorical signal is first turned into its position in `levels`.
     """
 
     feature: str
@@ -34,9 +35,14 @@ class HealthRule:
     edges: tuple[float, ...]
     points: tuple[float, ...]
     missing: float
+    levels: tuple[str, ...] = ()
 
     def score(self, values: pd.Series) -> np.ndarray:
-        x = values.astype("float64").to_numpy()
+        if self.levels:
+            position = {level: float(i) for i, level in enumerate(self.levels)}
+            x = values.astype("object").map(position).astype("float64").to_numpy()
+        else:
+            x = values.astype("float64").to_numpy()
         which = np.searchsorted(np.asarray(self.edges), x, side="left")
         out = np.asarray(self.points, dtype=np.float64)[np.clip(which, 0, len(self.points) - 1)]
         return np.where(np.isnan(x), self.missing, out)
@@ -45,13 +51,14 @@ class HealthRule:
 # A typical CS health score: 45 points usage, 30 support, 25 sentiment.
 HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule("license_utilisation_28d", "usage", (0.25, 0.5), (0, 10, 20), 5),
-    HealthRule("active_users_28d_pct_change", "usage", (-30.0, -10.0), (0, 7, 15), 7),
+    HealthRule("active_users_trend_pct", "usage", (-30.0, -10.0), (0, 7, 15), 7),
     HealthRule("days_since_last_login", "usage", (7.0, 21.0), (10, 5, 0), 0),
     HealthRule("open_high_urgent_tickets", "support", (0.0, 1.0), (15, 7, 0), 15),
     HealthRule("tickets_opened_30d", "support", (2.0, 5.0), (10, 5, 0), 10),
     HealthRule("escalations_90d", "support", (0.0,), (5, 0), 5),
-    HealthRule("latest_nps", "sentiment", (6.0, 8.0), (0, 8, 15), 8),
-    HealthRule("latest_csm_sentiment_score", "sentiment", (0.0, 1.0), (0, 5, 10), 5),
+    HealthRule("nps_latest", "sentiment", (6.0, 8.0), (0, 8, 15), 8),
+    HealthRule("csm_sentiment_latest", "sentiment", (0.0, 1.0), (0, 5, 10), 5,
+               levels=("red", "yellow", "green")),
 )
 GREEN_AT, YELLOW_AT = 70.0, 40.0
 

@@ -30,17 +30,17 @@ class SplitConfig(_Strict):
 
 
 class LightGBMConfig(_Strict):
-    num_leaves: int = Field(default=15, ge=2, le=1024)
-    max_depth: int = Field(default=4, ge=-1, le=32)
-    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    num_leaves: int = Field(default=7, ge=2, le=1024)
+    max_depth: int = Field(default=3, ge=-1, le=32)
+    learning_rate: float = Field(default=0.03, gt=0, le=1)
     n_estimators: int = Field(default=400, ge=1, le=10_000)
     early_stopping_rounds: int = Field(default=40, ge=1)
-    min_child_samples: int = Field(default=40, ge=1)
+    min_child_samples: int = Field(default=200, ge=1)
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_freq: int = Field(default=1, ge=0)
-    lambda_l2: float = Field(default=1.0, ge=0)
-    cat_smooth: float = Field(default=10.0, ge=0)
+    lambda_l2: float = Field(default=10.0, ge=0)
+    cat_smooth: float = Field(default=50.0, ge=0)
     min_data_per_group: int = Field(default=50, ge=1)
 
 

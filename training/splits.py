@@ -1,12 +1,16 @@
 """Time-based splits and rolling backtests; there is no random split anywhere.
 
-For a test window [test_start, test_end):
-- test: labelled snapshots with test_start <= as_of < test_end;
-- validation: labelled snapshots in the `validation_months` before test_start whose
-  labels resolved by test_start;
-- train: labelled snapshots before validation starts whose labels resolved by then.
+Time runs by when a label becomes known (`label_resolved_at`). For a test window
+[test_start, test_end) and a training cutoff `validation_months` before test_start:
+- train: labelled snapshots whose labels resolved by the cutoff;
+- validation: labelled snapshots whose labels resolved after the cutoff and by
+  test_start (all snapshots of the terms decided in that window, near and far from
+  renewal alike, so early stopping and calibration see the mix the test has);
+- test: labelled snapshots with test_start <= as_of < test_end.
 So no training or validation label is known later than the first test snapshot, and
-no training label later than the first validation snapshot.
+every validation label became known after every training label. A window of snapshot
+dates would not do for validation: its labels resolve by test_start only for the terms
+about to renew, a sample unlike the test rows.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ class NotEnoughDataError(ChurnlensError):
 @dataclass(frozen=True)
 class TimeSplit:
     name: str
-    train_end: pd.Timestamp  # = validation start
+    train_end: pd.Timestamp  # training labels resolved by this; validation's after it
     test_start: pd.Timestamp
     test_end: pd.Timestamp
     train: np.ndarray  # row positions
@@ -37,8 +41,9 @@ class TimeSplit:
     test: np.ndarray
 
     def describe(self) -> str:
-        return (f"{self.name}: train < {self.train_end.date()} ({len(self.train):,} rows), "
-                f"validation < {self.test_start.date()} ({len(self.validation):,}), "
+        return (f"{self.name}: train labels known by {self.train_end.date()} "
+                f"({len(self.train):,} rows), validation labels known by "
+                f"{self.test_start.date()} ({len(self.validation):,}), "
                 f"test {self.test_start.date()} .. {self.test_end.date()} "
                 f"({len(self.test):,})")
 
@@ -63,8 +68,8 @@ def window_split(frame: pd.DataFrame, name: str, test_start: pd.Timestamp,
     labelled = frame["churned"].notna().to_numpy()
     validation_start = test_start - pd.DateOffset(months=validation_months)
     test = labelled & ((as_of >= test_start) & (as_of < test_end)).to_numpy()
-    validation = labelled & ((as_of >= validation_start) & (as_of < test_start)
-                             & (resolved <= test_start)).to_numpy()
+    validation = labelled & ((resolved > validation_start) & (resolved <= test_start)
+                             & (as_of < test_start)).to_numpy()
     train = labelled & ((as_of < validation_start) & (resolved <= validation_start)).to_numpy()
     return TimeSplit(name, validation_start, test_start, test_end, np.flatnonzero(train),
                      np.flatnonzero(validation), np.flatnonzero(test))

@@ -116,3 +116,13 @@ def test_build_help_documents_every_option(run_cli):
                    "--out"):
         line = next((ln for ln in result.out.splitlines() if option + " " in ln), None)
         assert line is not None, f"{option} missing from build --help"
+
+
+def test_build_starts_once_every_feature_window_lies_within_the_history(run_cli):
+    # Simulated contracts reach back to 2021; activity is recorded from 2023-01-01, and
+    # the longest window is 90 days: earlier snapshots would read silence as churn risk.
+    assert run_cli("simulate", *SMALL).code == 0
+    result = run_cli("build")
+    assert result.code == 0, result.err
+    frame = pd.read_parquet(result.out.strip().splitlines()[-1])
+    assert frame["as_of"].min() == pd.Timestamp("2023-04-01", tz="UTC")

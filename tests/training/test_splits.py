@@ -1,4 +1,3 @@
-
 """Time splits: no label used for training or validation resolves after the test starts."""
 
 from __future__ import annotations

@@ -1,0 +1,145 @@
+"""Training on a simulated base: beats the baselines out of time, reproducible, and the
+MLflow lifecycle (pyfunc, registry aliases, gate, promote, rollback) works for real."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import TrainConfig, load_config
+from training.pipeline import train_and_evaluate
+from training.run import pyfunc_input, run_training
+
+pytestmark = pytest.mark.slow
+
+
+def _truth(manifest):
+    from training.run import _truth as read_truth
+
+    return read_truth(manifest)
+
+
+def _alias(client, alias: str) -> str:
+    return str(client.get_model_version_by_alias("churnlens", alias).version)
+
+
+def _config(**lightgbm: object) -> TrainConfig:
+    """The packaged config without backtest folds (faster), with optional overrides."""
+    config = load_config()
+    return config.model_copy(update={
+        "split": config.split.model_copy(update={"backtest_folds": 0}),
+        "lightgbm": config.lightgbm.model_copy(update=lightgbm),
+    })
+
+
+# A deliberately poor model: two leaves, two trees, a tiny learning rate.
+WEAK = {"num_leaves": 2, "max_depth": 1, "n_estimators": 2, "learning_rate": 0.01}
+
+
+def test_model_beats_both_baselines_out_of_time_and_is_calibrated(simulated_set):
+    frame, manifest, _ = simulated_set
+    result = train_and_evaluate(frame, load_config(), _truth(manifest))
+    ev = result.cutoff.evaluation
+    model = {m: ev.metric("model", m) for m in ("roc_auc", "lift_at_10", "ece")}
+    for baseline in ("health_score", "logistic"):
+        assert model["roc_auc"] > ev.metric(baseline, "roc_auc"), baseline
+        assert model["lift_at_10"] > ev.metric(baseline, "lift_at_10"), baseline
+    assert model["ece"] < 0.05
+    # The oracle (true probabilities) bounds what any model can do on these rows.
+    assert model["roc_auc"] < ev.oracle_auc
+    assert len(result.folds) >= 1
+    assert set(result.backtest["scorer"]) == {"model", "health_score", "logistic"}
+
+
+def test_every_test_row_lies_after_every_label_the_model_learnt_from(simulated_set):
+    frame, _, _ = simulated_set
+    result = train_and_evaluate(frame, _config())
+    split = result.cutoff.split
+    learnt = frame.iloc[np.concatenate([split.train, split.validation])]
+    assert learnt["label_resolved_at"].max() <= split.test_start
+    assert frame.iloc[split.test]["as_of"].min() >= split.test_start
+    train_known = frame.iloc[split.train]["label_resolved_at"].max()
+    assert frame.iloc[split.validation]["label_resolved_at"].min() > train_known
+
+
+def test_same_seed_and_data_give_the_same_metrics(simulated_set):
+    frame, _, _ = simulated_set
+    first = train_and_evaluate(frame, _config()).cutoff.evaluation.table
+    second = train_and_evaluate(frame, _config()).cutoff.evaluation.table
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_single_class_training_set_is_a_clear_error(simulated_set):
+    from training.splits import NotEnoughDataError
+
+    frame, _, _ = simulated_set
+    renewed = frame.assign(churned=frame["churned"].where(frame["churned"].isna(), False))
+    with pytest.raises(NotEnoughDataError, match="both outcomes"):
+        train_and_evaluate(renewed, _config())
+
+
+def test_train_registers_a_champion_that_plain_mlflow_pyfunc_serves(simulated_set):
+    import mlflow
+
+    from training.registry import load_version
+    from training.tracking import mlflow_client
+
+    frame, manifest, path = simulated_set
+    outcome = run_training(frame, manifest, _config(), path)
+    assert outcome.version == "1" and outcome.decision.promote
+    client = mlflow_client()
+    assert _alias(client, "champion") == "1"
+    assert _alias(client, "challenger") == "1"
+
+    rows = frame.iloc[outcome.result.cutoff.split.test[:50]]
+    model, version = load_version(client)
+    expected = model.predict_proba(rows)
+    pyfunc = mlflow.pyfunc.load_model("models:/churnlens@champion")
+    got = pyfunc.predict(pyfunc_input(rows[list(model.contract.names)]))
+    np.testing.assert_allclose(got["churn_probability"].to_numpy(), expected, rtol=1e-12)
+    assert version == "1"
+
+    run = client.get_run(outcome.run_id)
+    assert run.data.tags["training_set.hash"] == manifest["content_hash"]
+    assert run.data.tags["gate.decision"] == "promoted"
+    assert math.isclose(run.data.metrics["test.model.roc_auc"],
+                        outcome.result.cutoff.evaluation.metric("model", "roc_auc"))
+    assert {"split.test_months", "lightgbm.num_leaves"} <= set(run.data.params)
+    artifacts = {a.path for a in client.list_artifacts(outcome.run_id, "report")}
+    assert {"report/report.md", "report/roc.png", "report/calibration.png"} <= artifacts
+
+
+def test_the_gate_promotes_a_better_model_and_refuses_a_worse_one(simulated_set, run_cli):
+    from training.tracking import mlflow_client
+
+    frame, manifest, path = simulated_set
+    weak = run_training(frame, manifest, _config(**WEAK), path)
+    assert weak.decision.promote and weak.decision.champion_version is None
+
+    strong = run_training(frame, manifest, _config(), path)
+    assert strong.decision.promote, strong.decision.reason
+    assert strong.decision.challenger_value > strong.decision.champion_value
+    assert strong.decision.champion_version == weak.version
+
+    worse = run_training(frame, manifest, _config(**WEAK), path)
+    assert not worse.decision.promote
+    assert "does not beat" in worse.decision.reason
+    client = mlflow_client()
+    assert _alias(client, "champion") == strong.version
+    assert _alias(client, "challenger") == worse.version
+    assert client.get_run(worse.run_id).data.tags["gate.decision"] == "kept"
+
+    # People override the gate, and undo their overrides, one step at a time.
+    assert run_cli("promote", worse.version).code == 0
+    assert _alias(client, "champion") == worse.version
+    assert run_cli("rollback").code == 0
+    assert _alias(client, "champion") == strong.version
+    assert run_cli("rollback").code == 0
+    assert _alias(client, "champion") == weak.version
+    refused = run_cli("rollback")
+    assert refused.code != 0 and "no earlier champion" in refused.err
+    missing = run_cli("promote", "99")
+    assert missing.code != 0 and "no version 99" in missing.err

@@ -1,0 +1,171 @@
+"""`churnlens` commands of the training stage: train, evaluate, models, promote, rollback.
+
+Commands parse options and call library functions; heavy imports stay inside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Training config YAML (default: the packaged "
+                 "training/configs/default.yaml; unknown keys are errors).",
+                 show_default=False),
+]
+TrainingSetOption = Annotated[
+    Path | None,
+    typer.Option("--training-set", help="Training-set Parquet file from `churnlens build` "
+                 "(default: the latest in <home>/training_sets/default, built from the "
+                 "sources when there is none).", show_default=False),
+]
+
+
+def train(config: ConfigOption = None, training_set: TrainingSetOption = None) -> None:
+    """Train, evaluate out of time against two baselines, and register the model.
+
+    The model is fitted on snapshots whose labels resolved before the validation window,
+    stopped early and calibrated on that window, and judged on the later test window
+    beside a rule-based health score and a logistic regression, plus a rolling backtest.
+    The run, report and model go to MLflow; the new version becomes `challenger`, and
+    `champion` when it beats the current champion on the same test rows.
+    """
+    from training.config import load_config
+    from training.run import run_training
+
+    train_config = load_config(config)
+    frame, manifest, path = _training_set(training_set)
+    log.info("training on %s (%d rows)", path, len(frame))
+    outcome = run_training(frame, manifest, train_config, path)
+    ev = outcome.result.cutoff.evaluation
+    typer.echo(f"Run {outcome.run_id}: model version {outcome.version} "
+               f"({'champion' if outcome.decision.promote else 'challenger'}).")
+    typer.echo(f"  {outcome.result.cutoff.split.describe()}")
+    for scorer in ("model", "health_score", "logistic"):
+        typer.echo(f"  {scorer:<13} ROC AUC {ev.metric(scorer, 'roc_auc'):.3f}  "
+                   f"PR AUC {ev.metric(scorer, 'pr_auc'):.3f}  "
+                   f"lift@10% {ev.metric(scorer, 'lift_at_10'):.2f}  "
+                   f"ECE {ev.metric(scorer, 'ece'):.3f}")
+    if ev.oracle_auc == ev.oracle_auc:
+        typer.echo(f"  oracle        ROC AUC {ev.oracle_auc:.3f} (true probabilities)")
+    typer.echo(f"  gate: {outcome.decision.reason}")
+    typer.echo(f"Report: {outcome.report_dir / 'report.md'}")
+    typer.echo(_ui_hint())
+
+
+def evaluate(
+    model_uri: Annotated[str, typer.Option(help="Model to judge: models:/churnlens@champion, "
+                                           "models:/churnlens@challenger or "
+                                           "models:/churnlens/VERSION.")
+                         ] = "models:/churnlens@champion",
+    training_set: TrainingSetOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score a registered model on a training set's latest out-of-time test window.
+
+    Prints its metrics overall, per segment and per days-to-renewal bucket.
+    """
+    from training.config import load_config
+    from training.evaluation import evaluate as evaluate_rows
+    from training.registry import load_version, parse_model_uri
+    from training.splits import plan_splits
+    from training.tracking import mlflow_client
+
+    train_config = load_config(config)
+    frame, _, path = _training_set(training_set)
+    version, alias = parse_model_uri(model_uri)
+    model, number = load_version(mlflow_client(), version, alias or "champion")
+    split = plan_splits(frame, train_config.split.model_copy(update={"backtest_folds": 0}))[0]
+    test = frame.iloc[split.test]
+    result = evaluate_rows(test.reset_index(drop=True), {"model": model.predict_proba(test)})
+    typer.echo(f"Model version {number} on {path}")
+    typer.echo(f"  test {split.test_start.date()} .. {split.test_end.date()}: "
+               f"{len(test):,} rows, {int(test['churned'].astype(bool).sum()):,} churned")
+    table = result.table.drop(columns="scorer")
+    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def models() -> None:
+    """List the registered model's versions with their aliases and test ROC AUC."""
+    from training.registry import list_versions
+    from training.tracking import mlflow_client
+
+    rows = list_versions(mlflow_client())
+    if not rows:
+        typer.echo("No model versions yet; run `churnlens train`.")
+        return
+    typer.echo(f"{'version':>7}  {'aliases':<20} {'trained_at':<26} test ROC AUC")
+    for row in rows:
+        typer.echo(f"{row['version']:>7}  {row['aliases']:<20} {row['trained_at']:<26} "
+                   f"{row['roc_auc']}")
+
+
+def promote(version: Annotated[str, typer.Argument(help="Model version to serve.")]) -> None:
+    """Make VERSION the champion (the model the service scores with)."""
+    from training.registry import promote as promote_version
+    from training.tracking import mlflow_client
+
+    previous = promote_version(mlflow_client(), version)
+    typer.echo(f"Version {version} is the champion"
+               + (f" (was {previous})." if previous and previous != version else "."))
+
+
+def rollback() -> None:
+    """Give the champion alias back to the version that held it before the last change."""
+    from training.registry import rollback as rollback_champion
+    from training.tracking import mlflow_client
+
+    was, now = rollback_champion(mlflow_client())
+    typer.echo(f"Champion rolled back from version {was} to version {now}.")
+
+
+def _training_set(path: Path | None) -> tuple[pd.DataFrame, dict[str, Any], Path]:
+    """The given training set, else the latest, else one built now from the sources."""
+    from features.artifacts import latest_training_set, read_training_set
+    from features.errors import SourceNotFoundError
+
+    if path is None:
+        try:
+            path = latest_training_set()
+        except SourceNotFoundError:
+            path = _build_default()
+    frame, manifest = read_training_set(path)
+    return frame, manifest, path
+
+
+def _build_default() -> Path:
+    from features.artifacts import write_training_set
+    from features.loading import load_sources
+    from features.settings import get_settings
+    from features.spec import TrainingSetSpec
+    from features.training_set import build_training_set
+
+    settings = get_settings()
+    log.info("no training set yet: building one from %s", settings.sources_dir)
+    sources = load_sources(str(settings.sources_dir))
+    spec = TrainingSetSpec(grace_days=settings.grace_days)
+    return write_training_set(build_training_set(sources, spec), spec, sources)
+
+
+def _ui_hint() -> str:
+    from training.tracking import tracking_uri
+
+    return f"MLflow UI: .venv/bin/mlflow ui --backend-store-uri {tracking_uri()}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the `churnlens` app."""
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(models)
+    app.command()(promote)
+    app.command()(rollback)

@@ -1,0 +1,198 @@
+"""The `churnlens` registered model: versions, the champion/challenger aliases, and rollback.
+
+Every trained model becomes a version with alias `challenger`. It takes `champion` only
+through `decide_promotion` (it beat the champion on the same test rows, or there was
+none) or when a person runs `churnlens promote`. Each champion change is remembered in
+the registered model's `champion_history` tag, so `churnlens rollback` can undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from features.errors import ChurnlensError
+from training.model import ChurnRiskModel
+from training.pyfunc_model import MODEL_ARTIFACT
+from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+HISTORY_TAG = "champion_history"
+
+
+class RegistryError(ChurnlensError):
+    """A registry operation asked for something that does not exist."""
+
+    exit_code = 5
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promote: bool
+    reason: str
+    metric: str
+    challenger_value: float
+    champion_version: str | None = None
+    champion_value: float = math.nan
+
+
+def champion_version(client: MlflowClient) -> ModelVersion | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def ensure_registered_model(client: MlflowClient) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(MODEL_NAME)
+    except MlflowException:
+        client.create_registered_model(
+            MODEL_NAME, description="Calibrated probability that a customer account does "
+                                    "not renew its current term (churnlens).")
+
+
+def register_version(client: MlflowClient, model_uri: str, run_id: str, model_id: str | None,
+                     tags: dict[str, str]) -> str:
+    """A new version of the registered model, aliased `challenger`; returns its number."""
+    ensure_registered_model(client)
+    version = client.create_model_version(MODEL_NAME, model_uri, run_id=run_id, tags=tags,
+                                          model_id=model_id)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+    return str(version.version)
+
+
+def decide_promotion(challenger_value: float, champion: str | None, champion_value: float,
+                     metric: str = "roc_auc") -> PromotionDecision:
+    """Promote when there is no champion, or the challenger scores strictly higher."""
+    if champion is None:
+        return PromotionDecision(True, "no champion yet", metric, challenger_value)
+    if math.isnan(champion_value):
+        return PromotionDecision(
+            False, f"champion v{champion} could not score the same test rows; compare by "
+                   f"hand and run `churnlens promote` if the challenger should serve",
+            metric, challenger_value, champion, champion_value)
+    if challenger_value > champion_value:
+        return PromotionDecision(
+            True, f"{metric} {challenger_value:.4f} beats champion v{champion}'s "
+                  f"{champion_value:.4f} on the same test rows",
+            metric, challenger_value, champion, champion_value)
+    return PromotionDecision(
+        False, f"{metric} {challenger_value:.4f} does not beat champion v{champion}'s "
+               f"{champion_value:.4f} on the same test rows; it stays challenger",
+        metric, challenger_value, champion, champion_value)
+
+
+def promote(client: MlflowClient, version: str) -> str | None:
+    """Make `version` the champion; returns the version it replaced (if any)."""
+    _check_version(client, version)
+    previous = champion_version(client)
+    if previous is not None and str(previous.version) == str(version):
+        return str(version)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    if previous is not None:
+        history = [*_history(client), str(previous.version)]
+        client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, ",".join(history))
+    log.info("champion is now v%s (was %s)", version,
+             f"v{previous.version}" if previous is not None else "none")
+    return str(previous.version) if previous is not None else None
+
+
+def rollback(client: MlflowClient) -> tuple[str, str]:
+    """Give `champion` back to the version that held it before; returns (from, to)."""
+    history = _history(client)
+    current = champion_version(client)
+    if not history or current is None:
+        raise RegistryError("There is no earlier champion to roll back to: the champion "
+                            "alias has not changed since the first promotion.")
+    target = history.pop()
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, target)
+    client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, ",".join(history))
+    log.info("rolled champion back from v%s to v%s", current.version, target)
+    return str(current.version), target
+
+
+def load_version(client: MlflowClient, version: str | None = None,
+                 alias: str = CHAMPION) -> tuple[ChurnRiskModel, str]:
+    """The churnlens model of a version (default: the alias's), with its version number."""
+    import mlflow
+
+    if version is None:
+        found = _alias_version(client, alias)
+        version = str(found.version)
+    _check_version(client, version)
+    with tempfile.TemporaryDirectory(prefix="churnlens-model-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{MODEL_NAME}/{version}", dst_path=tmp,
+            tracking_uri=mlflow.get_tracking_uri())
+        model = ChurnRiskModel.load(Path(local) / "artifacts" / MODEL_ARTIFACT)
+    return model, version
+
+
+def parse_model_uri(uri: str) -> tuple[str | None, str | None]:
+    """(version, alias) of `models:/churnlens/3` or `models:/churnlens@champion`."""
+    prefix = f"models:/{MODEL_NAME}"
+    if uri.startswith(prefix + "@") and len(uri) > len(prefix) + 1:
+        return None, uri[len(prefix) + 1:]
+    if uri.startswith(prefix + "/") and uri[len(prefix) + 1:].isdigit():
+        return uri[len(prefix) + 1:], None
+    raise RegistryError(f"Cannot read the model URI {uri!r}: use models:/{MODEL_NAME}@ALIAS "
+                        f"or models:/{MODEL_NAME}/VERSION.")
+
+
+def list_versions(client: MlflowClient) -> list[dict[str, str]]:
+    """Every version, newest first, with its aliases, training time and test ROC AUC."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(MODEL_NAME)
+    except MlflowException:
+        return []
+    rows = []
+    for mv in client.search_model_versions(f"name = '{MODEL_NAME}'"):
+        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        auc = metrics.get("test.model.roc_auc")
+        rows.append({"version": str(mv.version), "aliases": ",".join(mv.aliases or []),
+                     "trained_at": mv.tags.get("trained_at", ""),
+                     "roc_auc": f"{auc:.3f}" if auc is not None else "–"})
+    return sorted(rows, key=lambda r: -int(r["version"]))
+
+
+def _alias_version(client: MlflowClient, alias: str) -> ModelVersion:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        raise RegistryError(f"No model version has the alias {alias!r}. Train one with "
+                            f"`churnlens train`.") from None
+
+
+def _check_version(client: MlflowClient, version: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(MODEL_NAME, str(version))
+    except MlflowException:
+        raise RegistryError(f"Model {MODEL_NAME!r} has no version {version}. "
+                            f"`churnlens models` lists the versions.") from None
+
+
+def _history(client: MlflowClient) -> list[str]:
+    tags = client.get_registered_model(MODEL_NAME).tags
+    raw = tags.get(HISTORY_TAG, "")
+    return [v for v in raw.split(",") if v]
