@@ -159,14 +159,18 @@ def list_versions(client: MlflowClient) -> list[dict[str, str]]:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_registered_model(MODEL_NAME)
+        registered = client.get_registered_model(MODEL_NAME)
     except MlflowException:
         return []
+    # Version search leaves aliases empty; the registered model holds them.
+    aliases: dict[str, list[str]] = {}
+    for alias, version in sorted(registered.aliases.items()):
+        aliases.setdefault(str(version), []).append(alias)
     rows = []
     for mv in client.search_model_versions(f"name = '{MODEL_NAME}'"):
         metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
         auc = metrics.get("test.model.roc_auc")
-        rows.append({"version": str(mv.version), "aliases": ",".join(mv.aliases or []),
+        rows.append({"version": str(mv.version), "aliases": ",".join(aliases.get(str(mv.version), [])),
                      "trained_at": mv.tags.get("trained_at", ""),
                      "roc_auc": f"{auc:.3f}" if auc is not None else "–"})
     return sorted(rows, key=lambda r: -int(r["version"]))

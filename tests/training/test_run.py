@@ -4,6 +4,8 @@ MLflow lifecycle (pyfunc, registry aliases, gate, promote, rollback) works for r
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -143,3 +145,38 @@ def test_the_gate_promotes_a_better_model_and_refuses_a_worse_one(simulated_set,
     assert refused.code != 0 and "no earlier champion" in refused.err
     missing = run_cli("promote", "99")
     assert missing.code != 0 and "no version 99" in missing.err
+
+
+def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
+    _, _, path = simulated_set
+    config = tmp_path / "fast.yaml"
+    config.write_text("split:\n  backtest_folds: 0\n")
+    trained = run_cli("train", "--config", config, "--training-set", path)
+    assert trained.code == 0, trained.err
+    assert "model version 1 (champion)" in trained.out
+    report = next(ln for ln in trained.out.splitlines() if ln.startswith("Report: "))
+    assert Path(report.removeprefix("Report: ")).is_file()
+    assert "mlflow ui --backend-store-uri sqlite:///" in trained.out
+
+    listed = run_cli("models")
+    assert listed.code == 0
+    assert re.search(r"^\s+1\s+challenger,champion\s", listed.out, re.MULTILINE)
+
+    judged = run_cli("evaluate", "--training-set", path, "--model-uri",
+                     "models:/churnlens/1", "--config", config)
+    assert judged.code == 0, judged.err
+    auc = re.search(r"^\s*all\s+all\s+\d+\s+\d+\s+([\d.]+)", judged.out, re.MULTILINE)
+    assert auc is not None and float(auc.group(1)) > 0.7
+
+    bad = run_cli("evaluate", "--model-uri", "runs:/abc/model", "--training-set", path)
+    assert bad.code != 0 and "models:/churnlens@ALIAS" in bad.err
+
+
+def test_a_misspelt_config_key_stops_training_before_any_work(simulated_set, run_cli,
+                                                               tmp_path):
+    _, _, path = simulated_set
+    config = tmp_path / "typo.yaml"
+    config.write_text("lightgbm:\n  num_leafs: 7\n")
+    result = run_cli("train", "--config", config, "--training-set", path)
+    assert result.code == 2
+    assert "lightgbm.num_leafs" in result.err
