@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+TIE_BREAK = 2e-6
+
 
 @dataclass(frozen=True)
 class Calibrator:
@@ -23,11 +25,18 @@ class Calibrator:
     intercept: float = 0.0
 
     def apply(self, raw_score: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for raw (log-odds) booster scores."""
+        """Calibrated probabilities for raw (log-odds) booster scores.
+
+        The isotonic map is a step function, so whole groups of accounts would share one
+        probability and a ranked list could not order them. A tiny term (at most 1e-6)
+        that rises with the raw score breaks those ties in the booster's order without
+        moving any probability by a visible amount.
+        """
         raw = np.asarray(raw_score, dtype=np.float64)
         if self.method == "sigmoid":
             return 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
-        return np.interp(raw, self.x, self.y)
+        tie_break = TIE_BREAK * (1.0 / (1.0 + np.exp(-raw)) - 0.5)
+        return np.clip(np.interp(raw, self.x, self.y) + tie_break, 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "x": list(self.x), "y": list(self.y),

@@ -170,7 +170,8 @@ def list_versions(client: MlflowClient) -> list[dict[str, str]]:
     for mv in client.search_model_versions(f"name = '{MODEL_NAME}'"):
         metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
         auc = metrics.get("test.model.roc_auc")
-        rows.append({"version": str(mv.version), "aliases": ",".join(aliases.get(str(mv.version), [])),
+        rows.append({"version": str(mv.version),
+                     "aliases": ",".join(aliases.get(str(mv.version), [])),
                      "trained_at": mv.tags.get("trained_at", ""),
                      "roc_auc": f"{auc:.3f}" if auc is not None else "–"})
     return sorted(rows, key=lambda r: -int(r["version"]))
