@@ -26,7 +26,8 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            # `from training import cli` names training.cli, not all of training.
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
 
 
@@ -55,10 +56,27 @@ def test_no_import_flows_backwards(package):
         wrong)
 
 
+# What serving may use of training: the model wrapper and the registry that loads it.
+SERVING_USES = ("training.model", "training.registry", "training.tracking",
+                "training.contract", "training.calibration")
+
+
+def test_serving_uses_only_the_model_wrapper_from_training():
+    wrong = []
+    for path in sorted((ROOT / "serving").rglob("*.py")):
+        module = _module_name(path)
+        for target in _imports(path):
+            if target.split(".")[0] != "training" or _allowed(module, target):
+                continue
+            if not any(target == t or target.startswith(t + ".") for t in SERVING_USES):
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "serving reaches into training beyond the model:\n" + "\n".join(wrong)
+
+
 def test_the_checker_catches_a_wrong_way_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from serving.cli import app\nimport training.fit\n")
-    assert _imports(bad) == {"serving.cli", "training.fit"}
+    assert _imports(bad) == {"serving.cli.app", "training.fit"}
     assert not _allowed("features.loading", "serving.cli")
     assert _allowed("serving.api", "training.model")
     assert not _allowed("serving.api", "training.fit")
