@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.errors import ConfigError
@@ -37,6 +37,39 @@ class Settings(BaseSettings):
         description="Days after a term's end within which a new term still counts as renewal.",
     )
 
+    score_store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the score store; defaults to SQLite at <home>/scores.db "
+                    "(postgresql://user:pass@host/db for PostgreSQL).",
+    )
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description='API keys with roles, "role:key,role:key" (roles: scorer, viewer, admin).',
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description='File of hashed API keys, one "role:sha256-hex" per line '
+                    "(`churnlens keys hash` makes the lines).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `churnlens serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `churnlens serve` uses.")
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    reload_interval: float = Field(
+        default=30.0, ge=0,
+        description="Seconds between checks of the champion alias (0: only on admin reload).",
+    )
+    band_high: float = Field(default=0.30, gt=0, lt=1,
+                             description="Calibrated probability from which risk is high.")
+    band_medium: float = Field(default=0.15, gt=0, lt=1,
+                               description="Calibrated probability from which risk is medium.")
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> Settings:
+        if self.band_medium >= self.band_high:
+            raise ValueError(f"band_medium ({self.band_medium}) must be below band_high "
+                             f"({self.band_high})")
+        return self
+
     @field_validator("home")
     @classmethod
     def _home_is_not_a_file(cls, value: Path) -> Path:
@@ -58,8 +91,11 @@ class Settings(BaseSettings):
         return self.home / "mlflow"
 
     @property
-    def score_store_path(self) -> Path:
-        return self.home / "scores.db"
+    def score_store(self) -> str:
+        """The score store's SQLAlchemy URL (SQLite in the workspace unless set)."""
+        if self.score_store_url:
+            return self.score_store_url
+        return f"sqlite:///{(self.home / 'scores.db').resolve()}"
 
 
 _override: Settings | None = None
