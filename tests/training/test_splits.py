@@ -46,7 +46,10 @@ def test_no_train_or_validation_label_resolves_after_the_test_starts():
         assert (train["label_resolved_at"] <= split.train_end).all()
         assert (train["as_of"] < split.train_end).all()
         assert (valid["label_resolved_at"] <= split.test_start).all()
-        assert (valid["as_of"] >= split.train_end).all()
+        # Validation labels became known after every training label, before the test.
+        assert (valid["label_resolved_at"] > split.train_end).all()
+        assert (valid["as_of"] < split.test_start).all()
+        assert not set(split.train) & set(split.validation)
         assert (test["as_of"] >= split.test_start).all()
         assert (test["as_of"] < split.test_end).all()
         assert test["churned"].notna().all()
