@@ -20,16 +20,20 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default: a simulated customer base, checked, turned into a
-# point-in-time training set, and a model trained on it. Re-running keeps the sources.
+# point-in-time training set, a model trained and registered, every account scored, and
+# the API serving the scores (Ctrl-C stops it). Re-running keeps the sources and keys.
 DEMO_ACCOUNTS ?= 2000
 demo: $(STAMP)
 	$(BIN)/churnlens simulate --accounts $(DEMO_ACCOUNTS) --if-missing
 	$(BIN)/churnlens validate
 	$(BIN)/churnlens build
 	$(BIN)/churnlens train
-	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts into workspace/sources, validated them, built"
-	@echo "      workspace/training_sets/default and trained a model registered in MLflow"
-	@echo "      (report and MLflow UI command above). Scoring and serving come next."
+	$(BIN)/churnlens score
+	$(BIN)/churnlens rank --limit 10
+	$(BIN)/churnlens keys demo
+	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts, validated them, built a training set, trained"
+	@echo "      and registered a champion, scored every account; now serving the API (Ctrl-C stops)."
+	CHURNLENS_API_KEYS_FILE=$${CHURNLENS_HOME:-workspace}/api-keys.txt $(BIN)/churnlens serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ import typer
 
 from features import cli as features_cli
 from features.errors import ChurnlensError
+from serving import commands as serving_commands
 from training import cli as training_cli
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def _global_options(
 
 features_cli.register(app)
 training_cli.register(app)
+serving_commands.register(app)
 
 
 def main() -> None:

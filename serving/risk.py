@@ -103,7 +103,7 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
         order = np.argsort(-contrib, kind="stable")[:top]
         row = values[i]
         reasons = tuple(
-            Reason(names[j], families.get(names[j], "other"), _plain(row.get(names[j])),
+            Reason(names[j], families.get(names[j], "other"), plain(row.get(names[j])),
                    float(contrib[j]), render_reason(names[j], row))
             for j in order if contrib[j] > 0
         )
@@ -116,7 +116,7 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly: numpy scalars become Python numbers, NaN becomes None."""
     if isinstance(value, np.generic):
         value = value.item()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,9 @@ class FeatureContract:
     # feature -> its categories, in code order; features absent here are numeric.
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     families: Mapping[str, str] = field(default_factory=dict)
+    # Features that were missing in some training rows (no NPS answer yet, say). A null
+    # for any other feature means the caller lost data, so scoring refuses it.
+    nullable: frozenset[str] | None = None  # None: every feature may be null
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, names: Sequence[str],
@@ -40,7 +44,8 @@ class FeatureContract:
             for name in names
             if isinstance(frame[name].dtype, pd.CategoricalDtype)
         }
-        return cls(tuple(names), categories, dict(families or {}))
+        nullable = frozenset(name for name in names if frame[name].isna().any())
+        return cls(tuple(names), categories, dict(families or {}), nullable)
 
     @property
     def categorical_indices(self) -> list[int]:
@@ -85,12 +90,18 @@ class FeatureContract:
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Like `encode`, from plain dicts without pandas: the API's per-request path."""
         out = np.full((len(records), len(self.names)), np.nan, dtype=np.float64)
-        lookups = {name: {c: float(i) for i, c in enumerate(cats)}
-                   for name, cats in self.categories.items()}
+        lookups = self._lookups
         for i, record in enumerate(records):
             for j, name in enumerate(self.names):
                 value = record.get(name)
                 if value is None:
+                    if self.nullable is not None and name not in self.nullable:
+                        raise FeatureContractError(
+                            f"Feature {name} is null, but it was never missing in training "
+                            f"(row {i + 1}). Send its value; only "
+                            f"{', '.join(sorted(self.nullable)[:8]) or 'no features'}"
+                            f"{' …' if len(self.nullable) > 8 else ''} may be null."
+                        )
                     continue
                 if name in lookups:
                     out[i, j] = lookups[name].get(str(value), np.nan)
@@ -102,6 +113,11 @@ class FeatureContract:
                     out[i, j] = float(value)
         return out
 
+    @cached_property
+    def _lookups(self) -> dict[str, dict[str, float]]:
+        return {name: {c: float(i) for i, c in enumerate(cats)}
+                for name, cats in self.categories.items()}
+
     def _codes(self, name: str, values: pd.Series) -> np.ndarray:
         cats = pd.CategoricalDtype(list(self.categories[name]))
         codes = values.astype("str").where(values.notna()).astype(cats).cat.codes
@@ -112,10 +128,12 @@ class FeatureContract:
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names),
                 "categories": {k: list(v) for k, v in self.categories.items()},
-                "families": dict(self.families)}
+                "families": dict(self.families),
+                "nullable": None if self.nullable is None else sorted(self.nullable)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureContract:
         return cls(tuple(data["names"]),
                    {k: tuple(v) for k, v in data.get("categories", {}).items()},
-                   dict(data.get("families", {})))
+                   dict(data.get("families", {})),
+                   None if data.get("nullable") is None else frozenset(data["nullable"]))

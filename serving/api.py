@@ -1,0 +1,270 @@
+"""The churnlens HTTP API: scores for apps, ranked lists and account detail for people.
+
+The model is loaded in the lifespan and swapped whole on reload (admin call or when the
+champion alias moves), the score store is opened once, and every error is a 4xx whose
+message says what to fix; an unexpected failure is logged and answered with a plain 500
+that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.errors import ChurnlensError
+from features.settings import Settings, get_settings
+from serving.auth import KeyRing, Principal, Role, require
+from serving.metrics import Metrics
+from serving.model_holder import LoadedModel, ModelHolder, registry_loader
+from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
+from serving.store import ListQuery, ScoreStore
+
+log = logging.getLogger(__name__)
+
+MAX_ACCOUNTS = 1_000
+FeatureValue = float | int | str | bool | None
+
+
+class AccountFeatures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=200)
+    as_of: dt.date
+    features: dict[str, FeatureValue]
+
+
+class ScoreBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accounts: list[AccountFeatures] = Field(min_length=1, max_length=MAX_ACCOUNTS)
+
+
+class ModelNotReadyError(ChurnlensError):
+    http_status = 503
+
+
+class AccountNotFoundError(ChurnlensError):
+    http_status = 404
+
+
+def loaded(request: Request) -> LoadedModel:
+    """The model serving now; requests keep it to the end even if a reload swaps it."""
+    current: LoadedModel | None = request.app.state.holder.current
+    if current is None:
+        raise ModelNotReadyError(
+            "No model is loaded yet: train and promote one (`churnlens train`), then "
+            f"POST /v1/admin/reload. Last error: {request.app.state.holder.last_error}")
+    return current
+
+
+Loaded = Annotated[LoadedModel, Depends(loaded)]
+
+
+def create_app(settings: Settings | None = None, holder: ModelHolder | None = None,
+               store: ScoreStore | None = None, keyring: KeyRing | None = None) -> FastAPI:
+    """The app; tests pass their own holder, store and keys, production reads settings."""
+    settings = settings or get_settings()
+    bands = Bands(high=settings.band_high, medium=settings.band_medium)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.keyring = keyring if keyring is not None else KeyRing.from_settings(settings)
+        app.state.store = store if store is not None else ScoreStore(settings.score_store)
+        if holder is not None:
+            app.state.holder = holder
+        else:
+            load, probe = registry_loader()
+            app.state.holder = ModelHolder(load, probe)
+        if app.state.holder.current is None:
+            await asyncio.to_thread(app.state.holder.reload)
+        poller = None
+        if settings.reload_interval > 0:
+            poller = asyncio.create_task(_poll(app.state.holder, settings.reload_interval))
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            if store is None:
+                app.state.store.dispose()
+
+    app = FastAPI(
+        title="churnlens",
+        version="1",
+        summary="Calibrated renewal-risk scores with reasons for B2B SaaS accounts.",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.metrics = metrics
+    metrics.install(app)
+    _install_error_handlers(app)
+
+    @app.post("/v1/score", tags=["scores"])
+    def score(body: ScoreBody, model: Loaded,
+              who: Annotated[Principal, Depends(require(Role.scorer))]) -> dict[str, Any]:
+        """Score 1-1,000 accounts from caller-supplied features, with reasons."""
+        requests = [ScoringRequest(a.account_id, a.as_of, a.features) for a in body.accounts]
+        scores = score_requests(model.model, model.version, requests, bands)
+        metrics.scores_served.inc(len(scores))
+        return {"model": {"name": "churnlens", "version": model.version},
+                "scores": [_score_json(s) for s in scores]}
+
+    @app.get("/v1/accounts", tags=["accounts"])
+    def accounts(
+        request: Request,
+        who: Annotated[Principal, Depends(require(Role.viewer))],
+        sort: Literal["risk", "arr_at_risk"] = "risk",
+        csm_owner: str | None = None,
+        segment: str | None = None,
+        band: Literal["high", "medium", "low"] | None = None,
+        renewal_within_days: Annotated[int | None, Query(ge=0, le=3660)] = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> dict[str, Any]:
+        """The latest scoring run's accounts, ranked and filtered, one page at a time."""
+        query = ListQuery(sort=sort, csm_owner=csm_owner, segment=segment, band=band,
+                          renewal_within_days=renewal_within_days, page=page,
+                          per_page=per_page)
+        return _jsonable(request.app.state.store.ranked(query))
+
+    @app.get("/v1/accounts/{account_id}", tags=["accounts"])
+    def account(request: Request, account_id: Annotated[str, Path(max_length=200)],
+                who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
+        """The account's latest stored score with reasons, and its score history."""
+        found = request.app.state.store.account(account_id)
+        if found is None:
+            raise AccountNotFoundError(
+                f"No stored score for account {account_id!r}. Check the id, or run "
+                f"`churnlens score` if the account is new.")
+        return _jsonable(found)
+
+    @app.get("/v1/model", tags=["model"])
+    def model_info(model: Loaded,
+                   who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
+        """The model serving now: version, training window, key metrics and features."""
+        meta = model.model.metadata
+        return {
+            "name": "churnlens",
+            "version": model.version,
+            "alias": "champion",
+            "loaded_at": model.loaded_at.isoformat(),
+            "trained_at": meta.get("trained_at"),
+            "training_window": {"train_labels_known_by": meta.get("train_end"),
+                                "test_start": meta.get("test_start"),
+                                "test_end": meta.get("test_end")},
+            "metrics": meta.get("metrics", {}),
+            "catalog_version": model.model.catalog_version,
+            "features": [{"name": n, "family": model.model.contract.families.get(n, "other"),
+                          "categories": list(model.model.contract.categories.get(n, ())) or None,
+                          "nullable": model.model.contract.nullable is None
+                          or n in model.model.contract.nullable}
+                         for n in model.model.contract.names],
+            "risk_bands": {"high": bands.high, "medium": bands.medium},
+        }
+
+    @app.post("/v1/admin/reload", tags=["admin"])
+    async def reload(request: Request,
+                     who: Annotated[Principal, Depends(require(Role.admin))]
+                     ) -> dict[str, Any]:
+        """Load the champion now; on failure the old model keeps serving (409)."""
+        holder: ModelHolder = request.app.state.holder
+        before = holder.current.version if holder.current else None
+        await asyncio.to_thread(holder.reload)
+        if holder.last_error:
+            return JSONResponse(status_code=409, content={
+                "detail": f"Reload failed; still serving version {before}: "
+                          f"{holder.last_error}"})  # type: ignore[return-value]
+        return {"version": holder.current.version if holder.current else None,
+                "previous": before}
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> JSONResponse:
+        """Ready when a model is loaded and the score store answers."""
+        holder: ModelHolder = request.app.state.holder
+        store_ok = request.app.state.store.ping()
+        ready = holder.current is not None and store_ok
+        body = {"ready": ready,
+                "model_version": holder.current.version if holder.current else None,
+                "store": "ok" if store_ok else "unreachable",
+                "last_reload_error": holder.last_error}
+        return JSONResponse(status_code=200 if ready else 503, content=body)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def prometheus(request: Request) -> PlainTextResponse:
+        """Prometheus metrics: requests, latencies, scores served, model version."""
+        current = request.app.state.holder.current
+        return metrics.render(current.version if current else None)
+
+    return app
+
+
+async def _poll(holder: ModelHolder, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        await asyncio.to_thread(holder.poll)
+
+
+def _score_json(score: RiskScore) -> dict[str, Any]:
+    return {
+        "account_id": score.account_id,
+        "as_of": score.as_of.isoformat(),
+        "probability": score.probability,
+        "band": score.band,
+        "model": {"name": score.model_name, "version": score.model_version},
+        "reasons": [asdict(r) for r in score.reasons],
+        "families": dict(score.families),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Dataclasses, dates and nested containers as JSON-ready values."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChurnlensError)
+    async def churnlens_error(request: Request, exc: ChurnlensError) -> JSONResponse:
+        return JSONResponse(status_code=exc.http_status, content={"detail": exc.message},
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return JSONResponse(status_code=422, content={
+            "detail": f"Invalid request: {summary}. See /docs for the expected shape.",
+            "problems": problems})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={
+            "detail": "Internal error; it has been logged. Please report it."})

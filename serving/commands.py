@@ -1,0 +1,286 @@
+"""`churnlens` commands of the serving stage: score, rank, serve, keys.
+
+Commands parse options and call library functions; heavy imports stay inside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+keys_app = typer.Typer(help="Create API keys and the hashed lines of a keys file.",
+                       no_args_is_help=True)
+
+
+EXAMPLE_REQUEST = "example-score-request.json"
+DEMO_KEYS = "demo-keys.txt"  # plain keys, readable by the owner only
+KEYS_FILE = "api-keys.txt"  # hashed keys for CHURNLENS_API_KEYS_FILE
+
+
+class Sort(StrEnum):
+    risk = "risk"
+    arr_at_risk = "arr_at_risk"
+
+
+class Band(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class KeyRole(StrEnum):
+    scorer = "scorer"
+    viewer = "viewer"
+    admin = "admin"
+
+
+def score(
+    as_of: Annotated[str | None, typer.Option(help="Score as of this day, YYYY-MM-DD "
+                                              "(default: the day after the data ends).",
+                                              show_default=False)] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
+                                              "SQLAlchemy URL (default <home>/sources).",
+                                              show_default=False)] = None,
+) -> None:
+    """Score every active account with the champion and store the run with its reasons.
+
+    The run (model version, as_of, created_at, one row per account) is written in one
+    transaction: a failure leaves no partial run. Earlier runs are kept for history.
+    """
+    import datetime as dt
+
+    from features.loading import load_sources
+    from features.settings import get_settings
+    from serving.batch import run_batch
+    from serving.risk import Bands
+    from serving.store import ScoreStore
+    from training.registry import load_version
+    from training.tracking import mlflow_client
+
+    settings = get_settings()
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(f"{as_of!r} is not a date; use YYYY-MM-DD.") from None
+    model, version = load_version(mlflow_client())
+    sources = load_sources(str(data) if data is not None else str(settings.sources_dir))
+    store = ScoreStore(settings.score_store)
+    try:
+        result = run_batch(sources, model, version, store, day,
+                           Bands(settings.band_high, settings.band_medium),
+                           settings.grace_days)
+    finally:
+        store.dispose()
+    example = settings.home / EXAMPLE_REQUEST
+    _write_text(example, json.dumps(result.example_request, indent=1) + "\n")
+    typer.echo(f"Scoring run {result.run_id}: {result.accounts:,} accounts as of "
+               f"{result.as_of} with model version {result.model_version} in "
+               f"{result.seconds:.1f} s; {result.high_risk:,} at high risk.")
+    typer.echo(f"Example POST /v1/score body for two of them: {example}")
+
+
+def rank(
+    sort: Annotated[Sort, typer.Option(help="Order by probability or by ARR at risk.")
+                    ] = Sort.risk,
+    csm_owner: Annotated[str | None, typer.Option(help="Only this CSM's accounts.",
+                                                  show_default=False)] = None,
+    segment: Annotated[str | None, typer.Option(help="Only this segment.",
+                                                show_default=False)] = None,
+    band: Annotated[Band | None, typer.Option(help="Only this risk band.",
+                                              show_default=False)] = None,
+    renewal_within_days: Annotated[int | None, typer.Option(
+        min=0, help="Only accounts renewing within this many days of the run's as_of.",
+        show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to print (CSV export takes all).")
+                     ] = 20,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every matching row "
+                                                 "to this CSV file ('-' for stdout).",
+                                                 show_default=False)] = None,
+) -> None:
+    """The latest scoring run's accounts, ranked, with the same filters as the API."""
+    from features.settings import get_settings
+    from serving.store import ListQuery, RankedAccount, ScoreStore
+
+    store = ScoreStore(get_settings().score_store)
+    try:
+        rows: list[RankedAccount] = []
+        page, total = 1, None
+        want = None if csv_out is not None else limit
+        while total is None or len(rows) < min(total, want or total):
+            result = store.ranked(ListQuery(
+                sort=sort.value, csm_owner=csm_owner, segment=segment,
+                band=band.value if band else None, renewal_within_days=renewal_within_days,
+                page=page, per_page=200))
+            total = result.total
+            rows += result.items
+            if not result.items:
+                break
+            page += 1
+        run = result.run
+    finally:
+        store.dispose()
+    if run is None:
+        typer.echo("No scoring run yet; run `churnlens score` first.")
+        return
+    if want is not None:
+        rows = rows[:want]
+    if csv_out is not None:
+        _write_csv(rows, csv_out)
+        if str(csv_out) != "-":
+            typer.echo(f"Wrote {len(rows):,} accounts to {csv_out}.")
+        return
+    typer.echo(f"Run {run.id} (as of {run.as_of}, model version {run.model_version}): "
+               f"{total:,} matching accounts")
+    for i, row in enumerate(rows, 1):
+        delta = "" if row.delta is None else f" ({row.delta * 100:+.1f} pts)"
+        typer.echo(f"{i:>4}. {row.name:<28.28} {row.csm_owner:<16.16} {row.band:<6} "
+                   f"{row.probability:6.1%}{delta:<13} ARR {row.arr:>11,.0f}  "
+                   f"{row.top_reason or ''}")
+
+
+CSV_COLUMNS = ("account_id", "name", "csm_owner", "segment", "arr", "renewal_date",
+               "probability", "band", "arr_at_risk", "delta", "top_reason")
+
+
+def _write_text(target: Path, text: str, mode: int = 0o644) -> None:
+    """Write a whole file or nothing: a temporary file renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(rows: list, target: Path) -> None:
+    def write(handle: object) -> None:
+        writer = csv.writer(handle)  # type: ignore[arg-type]
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([getattr(row, c) if getattr(row, c) is not None else ""
+                             for c in CSV_COLUMNS])
+
+    if str(target) == "-":
+        write(sys.stdout)
+        return
+    buffer = io.StringIO(newline="")
+    write(buffer)
+    _write_text(target, buffer.getvalue())
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default "
+                                             "CHURNLENS_HOST or 127.0.0.1).",
+                                             show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHURNLENS_PORT or 8000).",
+                                             show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default "
+                                                "CHURNLENS_WORKERS or 1).",
+                                                show_default=False)] = None,
+) -> None:
+    """Run the HTTP API (and, later, the CSM page) with uvicorn."""
+    import os
+
+    import uvicorn
+
+    from features.settings import get_settings, settings_with
+
+    settings = settings_with(host=host, port=port, workers=workers)
+    # Worker processes rebuild settings from the environment; pass the resolved ones on.
+    os.environ["CHURNLENS_HOME"] = str(get_settings().home.resolve())
+    log.info("serving on http://%s:%d with %d worker(s); docs at /docs", settings.host,
+             settings.port, settings.workers)
+    uvicorn.run("serving.app:app", host=settings.host, port=settings.port,
+                workers=settings.workers, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False)
+
+
+@keys_app.command("new")
+def keys_new(role: Annotated[KeyRole, typer.Argument(help="The key's role.")]) -> None:
+    """Print a new random key and the line for a hashed keys file."""
+    from serving.auth import hash_line, new_key
+
+    key = new_key()
+    typer.echo(f"key:  {key}")
+    typer.echo(f"file: {hash_line(role.value, key)}")
+
+
+@keys_app.command("hash")
+def keys_hash(role: Annotated[KeyRole, typer.Argument(help="The key's role.")],
+              key: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                               help="The key (asked for when omitted).")]
+              ) -> None:
+    """Print the keys-file line for an existing key (the key itself is never stored)."""
+    from serving.auth import hash_line
+
+    typer.echo(hash_line(role.value, key))
+
+
+@keys_app.command("demo")
+def keys_demo(
+    port: Annotated[int | None, typer.Option(help="Port the curl examples use (default "
+                                             "CHURNLENS_PORT or 8000).",
+                                             show_default=False)] = None,
+) -> None:
+    """Create (once) a key per role for the demo workspace and print them with curl lines.
+
+    Plain keys go to <home>/demo-keys.txt (owner-only), hashed ones to <home>/api-keys.txt
+    for CHURNLENS_API_KEYS_FILE. Not for production: make keys with `keys new`.
+    """
+    from features.settings import get_settings
+    from serving.auth import hash_line, new_key
+
+    settings = get_settings()
+    plain_file, hashed_file = settings.home / DEMO_KEYS, settings.home / KEYS_FILE
+    keys: dict[str, str] = {}
+    if plain_file.is_file():
+        for line in plain_file.read_text().splitlines():
+            role, _, key = line.partition(":")
+            if role and key:
+                keys[role] = key
+    if set(keys) != {r.value for r in KeyRole}:
+        keys = {r.value: new_key() for r in KeyRole}
+        _write_text(plain_file, "".join(f"{r}:{k}\n" for r, k in keys.items()), 0o600)
+    _write_text(hashed_file, "".join(hash_line(r, k) + "\n" for r, k in keys.items()))
+    base = f"http://{settings.host}:{port or settings.port}"
+    example = settings.home / EXAMPLE_REQUEST
+    typer.echo(f"Demo API keys (also in {plain_file}):")
+    for role, key in keys.items():
+        typer.echo(f"  {role:<7} {key}")
+    typer.echo(f"\nAPI docs: {base}/docs")
+    typer.echo("Try:")
+    typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['viewer']}' "
+               f"'{base}/v1/accounts?per_page=5&sort=arr_at_risk'")
+    typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['viewer']}' {base}/v1/model")
+    if example.is_file():
+        typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['scorer']}' "
+                   f"-H 'Content-Type: application/json' -d @{example} {base}/v1/score")
+    typer.echo(f"  curl -s -X POST -H 'Authorization: Bearer {keys['admin']}' "
+               f"{base}/v1/admin/reload")
+    typer.echo(f"Serve with: CHURNLENS_API_KEYS_FILE={hashed_file} churnlens serve")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the `churnlens` app."""
+    app.command()(score)
+    app.command()(rank)
+    app.command()(serve)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,284 @@
+"""The score store: every scoring run with its rows and reasons, kept, in SQLite or PostgreSQL.
+
+A run (model version, as_of, created_at) and all its rows are written in one
+transaction, so a failure leaves no partial run. Runs are kept: "newest" means the
+latest as_of, ties going to the run written last, and each run's predecessor in that
+order gives the ranked list its "what changed" columns (risk delta and the driver that
+moved most) and an account its score history.
+
+The URL is any SQLAlchemy URL; a bare `postgresql://` opens psycopg 3, and a SQLite
+file's directory is created if missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+
+from features.readers import engine_url
+from serving.store_models import (
+    MAX_HISTORY,
+    AccountDetail,
+    AccountInfo,
+    HistoryPoint,
+    InvalidQueryError,
+    InvalidRunError,
+    ListQuery,
+    Page,
+    RankedAccount,
+    RunNotFoundError,
+    RunSummary,
+    ScoreStoreError,
+    StoredScore,
+)
+from serving.store_queries import (
+    account_row,
+    filtered_by,
+    history_of,
+    list_params,
+    list_statements,
+    newest_runs,
+    previous_run_id,
+    ranked_account,
+    rows_in,
+    run_and_previous,
+)
+from serving.store_rows import reasons_from_json, score_rows
+from serving.store_schema import account_scores, metadata, score_reasons, scoring_runs
+
+__all__ = [
+    "AccountDetail", "AccountInfo", "HistoryPoint", "InvalidQueryError", "InvalidRunError",
+    "ListQuery", "Page", "RankedAccount", "RunNotFoundError", "RunSummary", "ScoreStore",
+    "ScoreStoreError", "StoredScore",
+]
+
+log = logging.getLogger(__name__)
+
+_dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+
+
+class ScoreStore:
+    """Scoring runs in a SQL database; one instance per process, safe across threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _redact(url)
+        self._engine = _create_engine(url)
+        try:
+            metadata.create_all(self._engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise _failed(f"Cannot open the score store at {self.url}", exc,
+                          "Check the URL (CHURNLENS_SCORE_STORE_URL), the server and the "
+                          "credentials.") from exc
+
+    def __enter__(self) -> ScoreStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.dispose()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write_run(self, model_version: str, as_of: dt.date, scores: Sequence[StoredScore],
+                  created_at: dt.datetime | None = None) -> int:
+        """Store one scoring run and all its rows in one transaction; returns the run id.
+
+        Raises InvalidRunError (nothing written) for an empty list, a duplicate account,
+        a score from another model version or as_of, or an impossible value.
+        """
+        rows, details = score_rows(model_version, as_of, scores)
+        created = _utc(created_at)
+        began = time.perf_counter()
+        with self._guard(f"Writing the scoring run to {self.url} failed; nothing was "
+                         f"written"), self._engine.begin() as conn:
+            inserted = conn.execute(scoring_runs.insert().values(
+                model_version=model_version, as_of=as_of, created_at=created, rows=len(rows),
+            )).inserted_primary_key
+            assert inserted is not None  # an INSERT of one row always has a primary key
+            run_id = int(inserted[0])
+            for row in rows:
+                row["run_id"] = run_id
+            for row in details:
+                row["run_id"] = run_id
+            conn.execute(account_scores.insert(), rows)
+            conn.execute(score_reasons.insert(), details)
+        self._after_bulk_load()
+        log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
+                 run_id, len(rows), model_version, as_of, time.perf_counter() - began)
+        return run_id
+
+    def _after_bulk_load(self) -> None:
+        """On PostgreSQL, refresh the planner's statistics and the visibility map of
+        `scores` right away, as its docs advise after a bulk load: counting a fresh run
+        then reads only the index. Best effort: the run is committed already."""
+        if self._engine.dialect.name != "postgresql":
+            return
+        try:
+            with self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text(f"VACUUM (ANALYZE) {account_scores.name}"))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not VACUUM (ANALYZE) %s after a run: %s",
+                        account_scores.name, exc)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def latest_run(self) -> RunSummary | None:
+        found = self.runs(limit=1)
+        return found[0] if found else None
+
+    def runs(self, limit: int = 20) -> list[RunSummary]:
+        """The newest runs first (latest as_of, then last written)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidQueryError([f"limit must be a whole number from 1 to 1000 "
+                                     f"(got {limit!r})"])
+        with self._reading() as conn:
+            return newest_runs(conn, limit)
+
+    # -- the ranked list ------------------------------------------------------------------
+
+    def ranked(self, query: ListQuery) -> Page:
+        """One page of the latest run's accounts (or `query.run_id`'s), ranked and filtered."""
+        with self._reading() as conn:
+            run, previous = run_and_previous(conn, query.run_id)
+            if run is None:
+                return Page([], 0, query.page, query.per_page, None)
+            count, page = list_statements(query.sort, *filtered_by(query))
+            params = list_params(query, run)
+            total = conn.execute(count, params).scalar_one()
+            if query.offset >= total:
+                return Page([], total, query.page, query.per_page, run)
+            rows = conn.execute(page, params).all()
+            before = rows_in(conn, previous, [row[0] for row in rows])
+        items = [ranked_account(row, before.get(row[0])) for row in rows]
+        return Page(items, total, query.page, query.per_page, run)
+
+    # -- one account ----------------------------------------------------------------------
+
+    def account(self, account_id: str, history: int = 24) -> AccountDetail | None:
+        """The account's newest stored score, its reasons and its scores in the newest
+        `history` runs that hold it (newest first); None if no run holds the account."""
+        limit = history
+        if isinstance(limit, bool) or not isinstance(limit, int) \
+                or not 1 <= limit <= MAX_HISTORY:
+            raise InvalidQueryError([f"history must be a whole number of runs from 1 to "
+                                     f"{MAX_HISTORY} (got {limit!r})"])
+        with self._reading() as conn:
+            points = history_of(conn, account_id, limit)
+            if not points:
+                return None
+            newest = points[0]
+            row, detail = account_row(conn, newest.run_id, account_id)
+            before = rows_in(conn, previous_run_id(conn, newest.run_id, newest.as_of),
+                             [account_id])
+        return AccountDetail(
+            latest=ranked_account(row, before.get(account_id)),
+            reasons=reasons_from_json(detail.reasons),
+            families={str(k): float(v) for k, v in detail.families.items()},
+            run_id=newest.run_id, model_version=newest.model_version, as_of=newest.as_of,
+            history=points,
+        )
+
+    # -- health -----------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (for /readyz)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1")).scalar_one()
+            return True
+        except Exception as exc:  # readiness must answer, whatever the driver raises
+            log.warning("score store %s does not answer: %s", self.url, exc)
+            return False
+
+    def dispose(self) -> None:
+        """Close the pooled connections (the store can still be used; it reconnects)."""
+        self._engine.dispose()
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise _failed(action, exc, "Check that the database is up and writable.") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        with self._guard(f"Reading the score store at {self.url} failed"), \
+                self._engine.connect() as conn:
+            yield conn
+
+
+def _create_engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.engine.make_url(engine_url(url))
+    except sa.exc.ArgumentError as exc:
+        raise ScoreStoreError(f"{url!r} is not a database URL. Use e.g. "
+                              f"sqlite:////path/scores.db or postgresql://user@host/db.") from exc
+    options: dict[str, Any] = {"json_serializer": _dumps}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            options |= {"poolclass": sa.pool.StaticPool,
+                        "connect_args": {"check_same_thread": False}}
+        else:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql":
+            options["connect_args"] = {"connect_timeout": 5}
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except ModuleNotFoundError as exc:
+        raise ScoreStoreError(f"No database driver for {_redact(url)} ({exc.name} is not "
+                              f"installed). Use SQLite or PostgreSQL, whose drivers "
+                              f"churnlens ships.") from exc
+    if sqlite:
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on; WAL so the API reads while a batch run is being written."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _redact(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1]
+
+
+def _failed(action: str, exc: Exception, fix: str) -> ScoreStoreError:
+    detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    return ScoreStoreError(f"{action}: {type(exc).__name__}: {detail}. {fix}")
+
+
+def _utc(created_at: dt.datetime | None) -> dt.datetime:
+    if created_at is None:
+        return dt.datetime.now(dt.UTC)
+    if not isinstance(created_at, dt.datetime) or created_at.tzinfo is None:
+        raise InvalidRunError(f"created_at must be a timezone-aware datetime (got "
+                              f"{created_at!r}); use e.g. datetime.now(timezone.utc). "
+                              f"Nothing was written.")
+    return created_at.astimezone(dt.UTC)

@@ -1,0 +1,92 @@
+"""The score store's tables: one row per scoring run, one row per account per run.
+
+The same schema serves SQLite and PostgreSQL. `scores` is narrow, since the ranked list
+counts and filters a whole run of it: the account facts, the probability, ARR at risk
+(stored, so both sort orders walk an index), the first reason's text and `drivers`, the
+reasons' contributions by feature (what "moved most" compares). The full reasons and the
+family contributions are JSON in `score_reasons`, read only for one account's detail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes stored as UTC, read back as UTC on every backend.
+
+    SQLite keeps no offset, so values go in as UTC and come back with UTC attached.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect
+                           ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UtcDateTime needs a timezone-aware datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+scoring_runs = sa.Table(
+    "scoring_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Index("ix_scoring_runs_as_of_id", "as_of", "id"),
+)
+
+account_scores = sa.Table(
+    "scores", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("segment", sa.Text, nullable=False),
+    sa.Column("csm_owner", sa.Text, nullable=False),
+    sa.Column("arr", sa.Float, nullable=False),
+    sa.Column("renewal_date", sa.Date, nullable=True),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("band", sa.String(20), nullable=False),
+    sa.Column("arr_at_risk", sa.Float, nullable=False),
+    sa.Column("top_reason", sa.Text, nullable=True),
+    sa.Column("drivers", sa.JSON, nullable=False),
+)
+
+score_reasons = sa.Table(
+    "score_reasons", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("families", sa.JSON, nullable=False),
+    sa.ForeignKeyConstraint(["run_id", "account_id"], ["scores.run_id", "scores.account_id"],
+                            ondelete="CASCADE"),
+)
+
+# The ranked list walks one run in rank order (risk or ARR at risk; ties by account, so
+# pages are stable) until a page of accounts passes the filters. Each index carries every
+# filter column, so that walk and the filtered count read only the index, whatever the
+# filters. History looks an account up across runs.
+_c = account_scores.c
+_FILTERS = (_c.band, _c.segment, _c.csm_owner, _c.renewal_date)
+sa.Index("ix_scores_run_risk", _c.run_id, _c.probability.desc(), _c.account_id, *_FILTERS)
+sa.Index("ix_scores_run_arr_at_risk", _c.run_id, _c.arr_at_risk.desc(), _c.account_id,
+         *_FILTERS)
+sa.Index("ix_scores_account_run", _c.account_id, _c.run_id)
