@@ -45,7 +45,7 @@ class LightGBMConfig(_Strict):
 
 
 class CalibrationConfig(_Strict):
-    method: Literal["isotonic", "sigmoid"] = "isotonic"
+    method: Literal["isotonic", "sigmoid"] = "sigmoid"
 
 
 class GuardConfig(_Strict):
