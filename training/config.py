@@ -30,10 +30,10 @@ class SplitConfig(_Strict):
 
 
 class LightGBMConfig(_Strict):
-    num_leaves: int = Field(default=7, ge=2, le=1024)
-    max_depth: int = Field(default=3, ge=-1, le=32)
+    num_leaves: int = Field(default=3, ge=2, le=1024)
+    max_depth: int = Field(default=2, ge=-1, le=32)
     learning_rate: float = Field(default=0.03, gt=0, le=1)
-    n_estimators: int = Field(default=400, ge=1, le=10_000)
+    n_estimators: int = Field(default=1000, ge=1, le=10_000)
     early_stopping_rounds: int = Field(default=40, ge=1)
     min_child_samples: int = Field(default=200, ge=1)
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
@@ -42,6 +42,7 @@ class LightGBMConfig(_Strict):
     lambda_l2: float = Field(default=10.0, ge=0)
     cat_smooth: float = Field(default=50.0, ge=0)
     min_data_per_group: int = Field(default=50, ge=1)
+    weight_by_term: bool = True
 
 
 class CalibrationConfig(_Strict):

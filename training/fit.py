@@ -23,6 +23,19 @@ def labels(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return frame["churned"].iloc[rows].astype(bool).to_numpy(dtype=np.float64)
 
 
+def term_weights(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """1 / (the row's term's snapshots among `rows`), scaled to mean 1.
+
+    An annual term gives twelve monthly snapshots with one outcome and a monthly term
+    gives one; unweighted, long terms dominate and the trees learn their interactions,
+    which do not hold out of time. Weighted, every term counts once; the mean of 1 keeps
+    `lambda_l2` and `min_child_samples` on their usual scale.
+    """
+    terms = frame["subscription_id"].iloc[rows]
+    weight = 1.0 / terms.groupby(terms, observed=True).transform("size").to_numpy(np.float64)
+    return weight * (len(weight) / weight.sum())
+
+
 def check_trainable(frame: pd.DataFrame, split: TimeSplit, config: TrainConfig) -> None:
     """Refuse splits a model cannot honestly learn from, saying what to do instead."""
     for part in ("train", "validation", "test"):
@@ -80,7 +93,8 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
     contract = FeatureContract.from_frame(frame, features, families)
     matrix = contract.encode(frame)
     cats = contract.categorical_indices
-    train = lgb.Dataset(matrix[split.train], labels(frame, split.train),
+    weight = (term_weights(frame, split.train) if config.lightgbm.weight_by_term else None)
+    train = lgb.Dataset(matrix[split.train], labels(frame, split.train), weight=weight,
                         feature_name=list(contract.names), categorical_feature=cats,
                         free_raw_data=False)
     valid = lgb.Dataset(matrix[split.validation], labels(frame, split.validation),
