@@ -116,3 +116,106 @@ def test_database_password_never_appears_in_messages(tmp_path):
     with pytest.raises(SourceNotFoundError) as info:
         load_sources("postgresql://user:secret@127.0.0.1:1/nowhere")
     assert "secret" not in str(info.value)
+
+
+def _arrow_parquet(directory: Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Tables as Parquet of plain Arrow strings and no pandas metadata, as other tools write."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_tables(directory, {}, "parquet")
+    for name, frame in tables.items():
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(arrow.replace_schema_metadata(None), directory / f"{name}.parquet")
+    return directory
+
+
+def _categorical(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {name: frame.astype("category") for name, frame in tables.items()}
+
+
+def test_simulated_parquet_with_typed_columns_loads_like_the_same_csv(tmp_path):
+    # Typed Parquet takes the fast paths (no text round trip, one parse per distinct id);
+    # the same records as CSV text take the row-by-row ones. Both must give equal frames.
+    import datetime as dt
+
+    from features.simulator import SimulationConfig, simulate
+
+    config = SimulationConfig(n_accounts=30, start=dt.date(2024, 1, 1),
+                              end=dt.date(2024, 6, 30), seed=5)
+    simulate(config, tmp_path / "csv", "csv")
+    simulate(config, tmp_path / "pq", "parquet")
+    from_csv = load_sources(tmp_path / "csv")
+    from_parquet = load_sources(tmp_path / "pq")
+    assert len(from_parquet.tables["usage_events"]) > 10_000
+    for name in TABLES:
+        pd.testing.assert_frame_equal(from_csv.tables[name], from_parquet.tables[name])
+    assert from_csv.warnings == from_parquet.warnings
+
+
+def _messy(tables: dict[str, pd.DataFrame]) -> None:
+    """Repeated ids and categories with stray spaces, capitals and blank cells."""
+    usage = pd.concat([tables["usage_events"]] * 3, ignore_index=True)
+    usage.loc[[0, 6], "account_id"] = [" A1", "A1 "]
+    usage.loc[[1, 7, 8], "user_id"] = ["  ", "", " u1 "]
+    usage.loc[[2, 9], "event_type"] = ["Login", " login"]
+    tables["usage_events"] = usage
+    tables["tickets"].loc[:, "priority"] = ["HIGH ", " Urgent"]
+    tables["accounts"].loc[:, "segment"] = ["smb", " smb", None]
+
+
+def test_messy_text_loads_the_same_from_csv_and_from_parquet_strings(tmp_path):
+    tables = tiny_tables()
+    _messy(tables)
+    from_csv = load_sources(write_tables(tmp_path / "csv", tables, "csv"))
+    from_arrow = load_sources(_arrow_parquet(tmp_path / "arrow", tables))
+    from_categorical = load_sources(write_tables(tmp_path / "cat", _categorical(tables),
+                                                 "parquet"))
+    for name in TABLES:
+        pd.testing.assert_frame_equal(from_csv.tables[name], from_arrow.tables[name])
+        pd.testing.assert_frame_equal(from_csv.tables[name], from_categorical.tables[name])
+    usage = from_csv.tables["usage_events"]
+    assert usage["account_id"].iloc[[0, 6]].tolist() == ["A1", "A1"]
+    assert usage["user_id"].iloc[[1, 7, 8]].isna().tolist() == [True, True, False]
+    assert str(usage["event_type"].iloc[2]) == "Login"
+    assert from_csv.tables["tickets"]["priority"].tolist() == ["high", "urgent"]
+
+
+def test_contract_errors_are_the_same_from_csv_and_from_parquet_strings(tmp_path):
+    from features.errors import DataContractError
+
+    tables = tiny_tables()
+    _messy(tables)
+    tables["usage_events"].loc[[3, 10], "account_id"] = [" A404", "A404"]
+    tables["tickets"].loc[1, "priority"] = "Blocker"
+    tables["usage_events"].loc[4, "account_id"] = "   "
+    messages = []
+    for where in (write_tables(tmp_path / "csv", tables, "csv"),
+                  _arrow_parquet(tmp_path / "arrow", tables),
+                  write_tables(tmp_path / "cat", _categorical(tables), "parquet")):
+        with pytest.raises(DataContractError) as info:
+            load_sources(where)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] == messages[2]
+    assert "usage_events.account_id: records for unknown accounts (2 rows)" in messages[0]
+    assert "row 4: 'A404'" in messages[0] and "row 11: 'A404'" in messages[0]
+    assert "tickets.priority: values outside the allowed set (1 row)" in messages[0]
+    assert "usage_events.account_id: empty values (1 row)" in messages[0]
+
+
+@pytest.mark.parametrize("name", ["accounts", "usage_events", "tickets"])
+def test_text_parsed_once_per_distinct_value_equals_parsing_every_row(name):
+    # Object columns are parsed row by row; strings and categoricals once per distinct value.
+    from features.parsing import parse_table
+
+    tables = tiny_tables()
+    _messy(tables)
+    rows = tables[name].astype(object).where(tables[name].notna(), None)
+    as_categories = rows.astype("category")
+    for column in as_categories.columns:  # unused categories are not data
+        as_categories[column] = as_categories[column].cat.add_categories([" unused "])
+    expected, expected_problems = parse_table(TABLES[name], rows)
+    for variant in (rows.astype("str"), as_categories):
+        typed, problems = parse_table(TABLES[name], variant)
+        pd.testing.assert_frame_equal(typed, expected)
+        assert problems == expected_problems
