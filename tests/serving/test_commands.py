@@ -1,0 +1,87 @@
+"""`churnlens score`, `rank` and `keys` through the real entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+
+import pytest
+
+from serving.auth import KeyRing, Role
+from serving.store import ListQuery, ScoreStore
+from training.config import load_config
+from training.run import run_training
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def champion(simulated_set):
+    frame, manifest, path = simulated_set
+    config = load_config()
+    config = config.model_copy(update={
+        "split": config.split.model_copy(update={"backtest_folds": 0})})
+    return run_training(frame, manifest, config, path)
+
+
+def test_score_then_rank_and_export(champion, simulated_set, run_cli, isolated_settings,
+                                    tmp_path):
+    _, manifest, _ = simulated_set
+    sources = manifest["sources"]["location"]
+    scored = run_cli("score", "--data", sources)
+    assert scored.code == 0, scored.err
+    assert f"model version {champion.version}" in scored.out
+    example = json.loads((isolated_settings.home / "example-score-request.json").read_text())
+    assert len(example["accounts"]) == 2 and example["accounts"][0]["features"]
+
+    ranked = run_cli("rank", "--limit", "3")
+    assert ranked.code == 0, ranked.err
+    assert len([ln for ln in ranked.out.splitlines() if ln.strip()[:2].rstrip(".").isdigit()
+                ]) == 3
+
+    out = tmp_path / "high.csv"
+    exported = run_cli("rank", "--band", "high", "--csv", out)
+    assert exported.code == 0, exported.err
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    store = ScoreStore(isolated_settings.score_store)
+    try:
+        page = store.ranked(ListQuery(band="high", per_page=200))
+    finally:
+        store.dispose()
+    assert len(rows) == page.total
+    assert [r["account_id"] for r in rows[:len(page.items)]] == [
+        a.account_id for a in page.items]
+    assert all(r["band"] == "high" for r in rows)
+
+
+def test_score_without_a_champion_says_what_to_do(run_cli, tiny_dir):
+    result = run_cli("score", "--data", tiny_dir)
+    assert result.code != 0
+    assert "churnlens train" in result.err
+
+
+def test_keys_demo_writes_owner_only_plain_keys_and_a_hashed_file(run_cli,
+                                                                  isolated_settings):
+    first = run_cli("keys", "demo")
+    assert first.code == 0, first.err
+    home = isolated_settings.home
+    plain = dict(line.split(":", 1) for line in
+                 (home / "demo-keys.txt").read_text().splitlines())
+    assert set(plain) == {"scorer", "viewer", "admin"}
+    assert stat.S_IMODE((home / "demo-keys.txt").stat().st_mode) == 0o600
+    ring = KeyRing.from_file(home / "api-keys.txt")
+    assert ring.role_of(plain["viewer"]) is Role.viewer
+    assert plain["viewer"] not in (home / "api-keys.txt").read_text()
+    assert f"Bearer {plain['viewer']}" in first.out
+    again = run_cli("keys", "demo")
+    assert again.code == 0 and f"Bearer {plain['viewer']}" in again.out  # keys are kept
+
+
+def test_keys_new_prints_a_key_and_its_file_line(run_cli):
+    result = run_cli("keys", "new", "scorer")
+    assert result.code == 0
+    key = result.out.splitlines()[0].removeprefix("key:").strip()
+    line = result.out.splitlines()[1].removeprefix("file:").strip()
+    assert line.startswith("scorer:") and key not in line
