@@ -21,6 +21,10 @@ from training.model import ChurnRiskModel
 
 TOP_REASONS = 5
 MODEL_NAME = "churnlens"
+# Families a CSM can act on come first among the reasons; contract facts (term length,
+# plan, industry...) explain risk too, but nobody can change them this quarter. They
+# still count in the family totals and fill the reasons when too few others push.
+ACTIONABLE_FAMILIES = frozenset({"usage", "support", "sentiment"})
 
 
 @dataclass(frozen=True)
@@ -100,12 +104,11 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     out = []
     for i, (account_id, as_of) in enumerate(keys):
         contrib = explanation.contributions[i]
-        order = np.argsort(-contrib, kind="stable")[:top]
         row = values[i]
         reasons = tuple(
             Reason(names[j], families.get(names[j], "other"), plain(row.get(names[j])),
                    float(contrib[j]), render_reason(names[j], row))
-            for j in order if contrib[j] > 0
+            for j in _reason_order(contrib, names, families, top)
         )
         out.append(RiskScore(
             account_id=account_id, as_of=as_of, probability=float(probability[i]),
@@ -114,6 +117,15 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
             families={f: float(v[i]) for f, v in sorted(by_family.items())},
         ))
     return out
+
+
+def _reason_order(contrib: np.ndarray, names: Sequence[str], families: Mapping[str, str],
+                  top: int) -> list[int]:
+    """The features that raised this account's risk most, actionable families first."""
+    pushing = [j for j in np.argsort(-contrib, kind="stable") if contrib[j] > 0]
+    actionable = [j for j in pushing if families.get(names[j]) in ACTIONABLE_FAMILIES]
+    rest = [j for j in pushing if families.get(names[j]) not in ACTIONABLE_FAMILIES]
+    return [int(j) for j in (actionable + rest)[:top]]
 
 
 def plain(value: Any) -> Any:

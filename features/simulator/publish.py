@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 from features.errors import ConfigError
@@ -35,7 +35,9 @@ def simulate_into(config: SimulationConfig, out: Path, fmt: Format = "parquet", 
         raise ConfigError(f"{out} already holds files. Pass --force to replace them, "
                           f"--if-missing to keep an existing dataset, or choose another --out.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    # mkdir (not mkdtemp, which makes it owner-only) so the dataset gets the umask's mode.
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.partial"
+    staging.mkdir()
     try:
         summary = simulate(config, staging, fmt, progress)
         if out.exists():

@@ -89,8 +89,13 @@ def test_score_returns_the_models_probabilities_with_reasons(client, simulated_s
         assert score["model"] == {"name": "churnlens", "version": "1"}
         assert score["band"] in {"high", "medium", "low"}
         contributions = [reason["contribution"] for reason in score["reasons"]]
-        assert contributions == sorted(contributions, reverse=True)
         assert all(c > 0 for c in contributions)
+        # Actionable families first, each group by contribution, largest first.
+        acting = [r["family"] in {"usage", "support", "sentiment"} for r in score["reasons"]]
+        assert acting == sorted(acting, reverse=True)
+        for group in (True, False):
+            part = [c for c, a in zip(contributions, acting, strict=True) if a is group]
+            assert part == sorted(part, reverse=True)
         assert all(reason["text"] and reason["family"] for reason in score["reasons"])
         # Family sums are exact: with the bias they add up to the raw score.
         assert math.isclose(sum(score["families"].values()) + b, r, rel_tol=1e-9)
