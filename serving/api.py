@@ -28,6 +28,7 @@ from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
 from serving.store import ListQuery, ScoreStore
+from serving.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,12 @@ class AccountNotFoundError(ChurnlensError):
     http_status = 404
 
 
-def loaded(request: Request) -> LoadedModel:
-    """The model serving now; requests keep it to the end even if a reload swaps it."""
+async def loaded(request: Request) -> LoadedModel:
+    """The model serving now; requests keep it to the end even if a reload swaps it.
+
+    async, like the score route: both only compute (about a millisecond), and a plain
+    def would hand each request to a worker thread and back, costing more than that.
+    """
     current: LoadedModel | None = request.app.state.holder.current
     if current is None:
         raise ModelNotReadyError(
@@ -110,9 +115,10 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     app.state.metrics = metrics
     metrics.install(app)
     _install_error_handlers(app)
+    install_web(app, settings)
 
     @app.post("/v1/score", tags=["scores"])
-    def score(body: ScoreBody, model: Loaded,
+    async def score(body: ScoreBody, model: Loaded,
               who: Annotated[Principal, Depends(require(Role.scorer))]) -> dict[str, Any]:
         """Score 1-1,000 accounts from caller-supplied features, with reasons."""
         requests = [ScoringRequest(a.account_id, a.as_of, a.features) for a in body.accounts]

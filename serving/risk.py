@@ -96,8 +96,10 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
                    num_threads: int = 1) -> list[RiskScore]:
     """Scores for an encoded matrix; `values` gives each row's raw feature values for the
     sentences, `keys` its (account_id, as_of)."""
-    probability = model.predict_matrix(matrix)
     explanation = model.explain_matrix(matrix, num_threads=num_threads)
+    # TreeSHAP contributions plus the bias are the raw score: no second booster pass.
+    raw = explanation.contributions.sum(axis=1) + explanation.bias
+    probability = model.calibrator.apply(raw)
     names = model.contract.names
     families = model.contract.families
     by_family = explanation.by_family(model.contract)
