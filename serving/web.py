@@ -1,0 +1,301 @@
+"""The CSM page: ranked accounts, reasons in words, score history and CSV export.
+
+Served by the API's own app (`install_web(app, settings)` in `create_app`) as
+server-rendered Jinja2 templates with a stylesheet and a few lines of script from
+`serving/static/`, so it works offline and without JavaScript. It reads the same score
+store and key ring as the API (`app.state.store`, `app.state.keyring`): the list is the
+store's paged query, so a 10,000-account run costs a handful of indexed queries a page.
+
+People sign in with a viewer or admin key, exchanged for a session cookie
+(`serving.web_session` explains the cookie, its expiry and why SameSite=Lax is the CSRF
+defence here). Every other page redirects (303) to sign-in without a valid session.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from features.errors import ChurnlensError
+from features.settings import Settings
+from serving import web_views as views
+from serving.auth import NotAuthenticatedError, PermissionDeniedError, Role, authenticate
+from serving.risk import Bands
+from serving.store import ScoreStore
+from serving.store_models import MAX_PER_PAGE
+from serving.store_summary import BookFigures
+from serving.web_session import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    SessionSigner,
+    SignInRequired,
+    WebSession,
+    clear_session_cookie,
+    safe_next,
+    set_session_cookie,
+)
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+MAX_KEY_LENGTH = 1_000
+HISTORY_RUNS = 24
+# Pages load only their own stylesheet, script and inline SVG; nothing from elsewhere.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclasses.dataclass
+class WebPage:
+    """What the page's routes share, kept on `app.state.web`."""
+
+    templates: Jinja2Templates
+    sessions: SessionSigner
+    bands: Bands
+    figures: BookFigures | None = None  # made for the store the lifespan opens
+
+    def figures_of(self, store: ScoreStore) -> BookFigures:
+        if self.figures is None or self.figures.store is not store:
+            self.figures = BookFigures(store)
+        return self.figures
+
+
+class _PageRoute(APIRoute):
+    """Routes whose failures are pages: no session → sign-in; a churnlens error → its
+    message on an error page with its status (the API's JSON handlers stay for /v1)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as exc:
+                return RedirectResponse(
+                    "/sign-in?" + urlencode({"next": exc.next_path}), status_code=303)
+            except ChurnlensError as exc:
+                return _render(request, "error.html", {"heading": "Cannot show this page",
+                                                    "message": exc.message, "back": "/"},
+                               exc.http_status, _session_of(request))
+
+        return page_handler
+
+
+router = APIRouter(route_class=_PageRoute, include_in_schema=False)
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:
+    """Mount the CSM page and its static files on the API's app."""
+    app.state.web = WebPage(_templates(), SessionSigner(),
+                            Bands(high=settings.band_high, medium=settings.band_medium))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(money=views.money, compact_money=views.compact_money,
+                       percent=views.percent, points=views.points, signed=views.signed,
+                       label=views.label, owner_label=views.owner_label, day=views.day,
+                       quote=lambda text: quote(str(text), safe=""))
+    env.globals.update(UNASSIGNED=views.UNASSIGNED)
+    return Jinja2Templates(env=env)
+
+
+def _web(request: Request) -> WebPage:
+    web: WebPage = request.app.state.web
+    return web
+
+
+def _store(request: Request) -> ScoreStore:
+    store: ScoreStore = request.app.state.store
+    return store
+
+
+def _render(request: Request, template: str, context: dict[str, Any],
+            status_code: int = 200, session: WebSession | None = None) -> Response:
+    response = _web(request).templates.TemplateResponse(
+        request, template, {"session": session, **context}, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def _session_of(request: Request) -> WebSession | None:
+    return _web(request).sessions.read(request.cookies.get(SESSION_COOKIE),
+                                       request.app.state.keyring)
+
+
+def signed_in(request: Request) -> WebSession:
+    """The page's session, or SignInRequired (a redirect to sign-in and back here)."""
+    session = _session_of(request)
+    if session is None:
+        query = request.url.query
+        raise SignInRequired(request.url.path + (f"?{query}" if query else ""))
+    return session
+
+
+Session = Annotated[WebSession, Depends(signed_in)]
+
+
+# -- sign-in and sign-out ---------------------------------------------------------------------
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request,
+                 next_path: Annotated[str | None, Query(alias="next")] = None,
+                 signed_out: str | None = None) -> Response:
+    target = safe_next(next_path)
+    if _session_of(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    notice = "You have signed out." if signed_out else None
+    return _sign_in_form(request, target, notice=notice)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(request: Request, key: Annotated[str, Form()] = "",
+            next_path: Annotated[str, Form(alias="next")] = "/") -> Response:
+    """Exchange a viewer or admin key for a session cookie; the key goes no further."""
+    target = safe_next(next_path)
+    ring = request.app.state.keyring
+    key = key.strip()
+    try:
+        if len(key) > MAX_KEY_LENGTH:
+            raise NotAuthenticatedError("key too long")
+        principal = authenticate(ring, key or None, {Role.viewer})
+    except NotAuthenticatedError:
+        if not ring:
+            error = ("No API keys are configured on this server, so nobody can sign in. "
+                     "Ask the operator to set CHURNLENS_API_KEYS_FILE (see "
+                     "`churnlens keys --help`).")
+        elif not key:
+            error = "Enter your API key to sign in."
+        else:
+            error = ("That key is not recognised. Check that you copied the whole key, "
+                     "or ask your churnlens operator for a viewer key.")
+        return _sign_in_form(request, target, error=error, status_code=401)
+    except PermissionDeniedError:
+        error = ("This is a scorer key: apps use it to request scores, and it cannot open "
+                 "this page. Sign in with a viewer or admin key.")
+        return _sign_in_form(request, target, error=error, status_code=403)
+    log.info("CSM page sign-in with %s key %s", principal.role, principal.key_id)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, request, _web(request).sessions.issue(principal))
+    return response
+
+
+def _sign_in_form(request: Request, target: str, *, error: str | None = None,
+                  notice: str | None = None, status_code: int = 200) -> Response:
+    return _render(request, "sign_in.html",
+                   {"next": target, "error": error, "notice": notice,
+                    "session_hours": SESSION_SECONDS // 3600}, status_code)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request) -> Response:
+    _web(request).sessions.end(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+# -- the ranked list ----------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def accounts_page(request: Request, session: Session, sort: str | None = None,
+                  owner: str | None = None, segment: str | None = None,
+                  band: str | None = None, renewal: str | None = None,
+                  page: str | None = None) -> Response:
+    """The latest run's accounts, ranked and filtered, 50 a page, with the book's figures."""
+    filters, problems = views.parse_filters(sort, owner, segment, band, renewal, page)
+    store = _store(request)
+    listed = store.ranked(filters.query())
+    context: dict[str, Any] = {"filters": filters, "problems": problems, "listed": listed,
+                               "bands": _web(request).bands}
+    if listed.run is not None:
+        run = listed.run
+        figures = _web(request).figures_of(store)
+        context |= {
+            "summary": figures.summary(run, csm_owner=filters.owner, segment=filters.segment),
+            "choices": figures.choices(run),
+            "has_previous": len(store.runs(limit=2)) > 1,
+            # The figures describe the book (owner and segment); their links keep only those.
+            "book": dataclasses.replace(filters, band=None, renewal_within_days=None, page=1),
+            "back": quote(filters.url(), safe=""),
+            "export_url": filters.url("/export.csv", page=1),
+        }
+    return _render(request, "accounts.html", context, 422 if problems else 200, session)
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, session: Session, sort: str | None = None,
+               owner: str | None = None, segment: str | None = None,
+               band: str | None = None, renewal: str | None = None) -> Response:
+    """Every account of the current filtered list (all pages, one run) as CSV."""
+    filters, problems = views.parse_filters(sort, owner, segment, band, renewal)
+    if problems:
+        return Response(" ".join(problems) + "\n", status_code=422,
+                        media_type="text/plain; charset=utf-8", headers=PAGE_HEADERS)
+    store = _store(request)
+    query = filters.query(page=1, per_page=MAX_PER_PAGE)
+    listed = store.ranked(query)
+    items = list(listed.items)
+    if listed.run is not None:
+        pinned = dataclasses.replace(query, run_id=listed.run.id)  # pages of one run only
+        for number in range(2, listed.pages + 1):
+            items += store.ranked(dataclasses.replace(pinned, page=number)).items
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(views.export_rows(items))
+    day = listed.run.as_of.isoformat() if listed.run else "none"
+    log.info("CSM page export of %d accounts by key %s", len(items), session.key_id)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        **PAGE_HEADERS,
+        "Content-Disposition": f'attachment; filename="churnlens-accounts-{day}.csv"'})
+
+
+# -- one account ----------------------------------------------------------------------------------
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+def account_page(request: Request, account_id: str, session: Session,
+                 back: str | None = None) -> Response:
+    """An account's risk, its reasons by family, its score history and the model behind it."""
+    back_to = safe_next(back)
+    if back_to != "/" and not back_to.startswith("/?"):
+        back_to = "/"
+    store = _store(request)
+    detail = store.account(account_id, history=HISTORY_RUNS)
+    if detail is None:
+        message = (f"No stored score for account “{account_id}”. Check the id, or run "
+                   f"`churnlens score` if the account is new.")
+        return _render(request, "error.html", {"heading": "Account not found",
+                                               "message": message, "back": back_to},
+                       404, session)
+    bands = _web(request).bands
+    current = request.app.state.holder.current
+    return _render(request, "account.html", {
+        "detail": detail, "account": detail.latest, "back": back_to,
+        "families": views.family_views(detail.reasons, detail.families),
+        "chart": views.history_chart(detail.history, bands), "bands": bands,
+        "latest_run": store.latest_run(),
+        "serving_version": current.version if current is not None else None,
+        "days_to_renewal": views.days_until(detail.latest.renewal_date, detail.as_of),
+    }, session=session)

@@ -1,0 +1,242 @@
+"""The CSM page in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The app (API and page, around the trained test model and a store of two scoring runs)
+runs under a real uvicorn server on 127.0.0.1 in a background thread. Screenshots of the
+list and of an account page go to tests/artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_keys import KEYS, auth
+from web_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    all_api_rows,
+    assert_export_matches,
+    assert_reasons_match,
+    csv_rows,
+    keyring_of_test_keys,
+    scored_store,
+)
+
+from features.settings import Settings
+from serving.api import create_app
+from serving.model_holder import ModelHolder
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package "
+                "(apt-get install chromium) to run the browser tests", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1366, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory, simulated_sources, trained_model) -> Iterator[str]:
+    """A real uvicorn server with the whole app, on 127.0.0.1, for this module's tests."""
+    import uvicorn
+
+    home = tmp_path_factory.mktemp("browser")
+    store = scored_store(home / "scores.db", simulated_sources, trained_model)
+    app = create_app(Settings(home=home / "workspace", reload_interval=0),
+                     holder=ModelHolder(lambda: (trained_model, "1")), store=store,
+                     keyring=keyring_of_test_keys())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        store.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=base_url, viewport=LAPTOP, accept_downloads=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def api(base_url: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    request = urllib.request.Request(f"{base_url}{path}{query}", headers=auth("viewer"))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def listed_ids(page: Page) -> list[str]:
+    return [urllib.parse.unquote(href.split("/accounts/")[1].split("?")[0])
+            for href in page.locator("table.accounts tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.href)")]
+
+
+def sign_in(page: Page, role: str = "viewer") -> None:
+    page.goto("/")
+    page.wait_for_url(lambda url: "/sign-in" in url)
+    page.get_by_label("API key").fill(KEYS[role])
+    page.get_by_label("API key").press("Enter")
+
+
+def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def test_an_unsigned_request_is_redirected_to_sign_in(page: Page, base_url: str):
+    response = page.goto("/accounts/A00001")
+    assert response is not None and response.request.redirected_from is not None
+    assert response.request.redirected_from.url == f"{base_url}/accounts/A00001"
+    assert page.url.startswith(f"{base_url}/sign-in?next=")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Sessions also end when the churnlens server restarts")).to_be_visible()
+
+
+def test_a_scorer_key_cannot_sign_in(page: Page):
+    sign_in(page, "scorer")
+    expect(page.get_by_role("alert")).to_contain_text("This is a scorer key")
+    assert "/sign-in" in page.url
+    assert page.context.cookies() == []
+    page.goto("/")
+    assert "/sign-in" in page.url
+
+
+def test_a_csm_signs_in_filters_sorts_opens_an_account_exports_and_signs_out(
+        page: Page, base_url: str, tmp_path: Path):
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Accounts by renewal risk")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "churnlens_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["expires"] > 0
+    assert KEYS["viewer"] not in page.content() and KEYS["viewer"] not in page.url
+    first = api(base_url, "/v1/accounts", {"per_page": 50})
+    assert listed_ids(page) == [a["account_id"] for a in first["items"]]
+    screenshot(page, "web-list.png", full_page=False)
+
+    # Filter: the top account's owner, high risk only.
+    owner = first["items"][0]["csm_owner"]
+    page.get_by_label("CSM owner").select_option(owner)
+    page.get_by_label("Risk band").select_option("high")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(lambda url: "band=high" in url and "owner=" in url)
+    assert "segment=" not in page.url  # empty fields stay out of the URL
+    mine = {"csm_owner": owner, "band": "high"}
+    expected = api(base_url, "/v1/accounts", {**mine, "per_page": 50})["items"]
+    assert listed_ids(page) == [a["account_id"] for a in expected]
+
+    # Sort by ARR at risk from the column header; the filters stay.
+    page.get_by_role("link", name="ARR / at risk").click()
+    page.wait_for_url(lambda url: "sort=arr_at_risk" in url)
+    mine["sort"] = "arr_at_risk"
+    by_money = api(base_url, "/v1/accounts", {**mine, "per_page": 50})["items"]
+    assert listed_ids(page) == [a["account_id"] for a in by_money]
+    expect(page.get_by_label("Sort by")).to_have_value("arr_at_risk")
+
+    # Export the filtered list: the same rows as the API, every page of them.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("churnlens-accounts-") and saved.suffix == ".csv"
+    assert_export_matches(csv_rows(saved.read_text(encoding="utf-8")),
+                          all_api_rows(lambda p: api(base_url, "/v1/accounts", p), mine))
+
+    # Open the top account (the first link in the table) and read its reasons.
+    top = by_money[0]
+    page.locator("table.accounts tbody tr").first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(top["name"])
+    detail = api(base_url, f"/v1/accounts/{urllib.parse.quote(top['account_id'])}")
+    on_page = [(li.get_attribute("data-feature") or "", li.get_attribute("data-family") or "",
+                li.locator(".reason-text").inner_text().strip())
+               for li in page.locator("li.reason").all()]
+    assert_reasons_match(on_page, detail["reasons"])
+    expect(page.locator("#model-version")).to_have_text(detail["model_version"])
+    expect(page.locator("svg.chart circle")).to_have_count(len(detail["history"]))
+    screenshot(page, "web-account.png")
+    page.locator(".crumbs").get_by_role("link", name="Accounts").click()  # back to the list
+    page.wait_for_url(lambda url: "sort=arr_at_risk" in url and "band=high" in url)
+    assert listed_ids(page) == [a["account_id"] for a in by_money]
+
+    # Sign out: the session is gone and pages send you to sign-in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("You have signed out")
+    assert not [c for c in page.context.cookies() if c["name"] == "churnlens_session"]
+    page.goto("/")
+    assert "/sign-in" in page.url
+
+
+def test_the_page_works_by_keyboard_and_on_a_phone(browser: Browser, base_url: str):
+    context = browser.new_context(base_url=base_url, viewport=PHONE, is_mobile=True,
+                                  has_touch=True)
+    try:
+        page = context.new_page()
+        sign_in(page, "admin")
+        expect(page.get_by_role("heading", name="Accounts by renewal risk")).to_be_visible()
+        # Nothing wider than the screen: the table turns into one card per account.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        card = page.locator("table.accounts tbody tr").first.bounding_box()
+        assert card is not None and card["width"] <= PHONE["width"]
+        header = page.locator("table.accounts thead").bounding_box()
+        assert header is not None and header["width"] <= 1  # kept for screen readers only
+        screenshot(page, "web-list-phone.png", full_page=False)
+        # The first Tab reaches the skip link, which moves focus to the content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        # The filters start folded away on a phone, one key press from view.
+        expect(page.get_by_label("CSM owner")).to_be_hidden()
+        page.locator("summary", has_text="Filter and sort").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_label("CSM owner")).to_be_visible()
+        # A keyboard user reaches an account's link and opens it with Enter.
+        link = page.locator("table.accounts tbody tr").first.get_by_role("link")
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Why this risk")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        screenshot(page, "web-account-phone.png")
+    finally:
+        context.close()

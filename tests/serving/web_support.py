@@ -1,0 +1,124 @@
+"""Helpers shared by the CSM page's tests: a scored store, the test keys, reading pages."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from api_keys import KEYS
+
+from features.loading import Sources
+from serving.auth import KeyRing
+from serving.batch import default_as_of, run_batch
+from serving.risk import Bands
+from serving.store import ScoreStore
+from training.model import ChurnRiskModel
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def keyring_of_test_keys() -> KeyRing:
+    return KeyRing.from_keys(",".join(f"{role}:{key}" for role, key in KEYS.items()))
+
+
+def scored_store(path: Path, sources: Sources, model: ChurnRiskModel) -> ScoreStore:
+    """A SQLite store holding two monthly runs of the simulated base, so the list has a
+    "change since the previous run" and accounts have a score history."""
+    store = ScoreStore(f"sqlite:///{path}")
+    latest = default_as_of(sources)
+    earlier = (latest.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    run_batch(sources, model, "1", store, earlier, Bands())
+    run_batch(sources, model, "1", store, latest, Bands())
+    return store
+
+
+def all_api_rows(get: Callable[[dict[str, Any]], dict[str, Any]],
+                 params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of GET /v1/accounts for `params`, page by page; `get` calls the API."""
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = get({**params, "page": page, "per_page": 200})
+        rows += body["items"]
+        if page >= -(-body["total"] // 200):
+            return rows
+        page += 1
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def assert_export_matches(exported: list[dict[str, str]], api: list[dict[str, Any]]) -> None:
+    """CSV rows equal the API's items, in order, value for value (floats exactly)."""
+    assert [r["account_id"] for r in exported] == [a["account_id"] for a in api]
+    for row, item in zip(exported, api, strict=True):
+        for column in ("name", "csm_owner", "segment", "band"):
+            assert row[column] == item[column], (column, row, item)
+        assert row["top_reason"] == (item["top_reason"] or "")
+        assert row["renewal_date"] == (item["renewal_date"] or "")
+        for column in ("arr", "probability", "arr_at_risk"):
+            assert float(row[column]) == item[column], (column, row, item)
+        assert (row["delta"] == "") == (item["delta"] is None)
+        if item["delta"] is not None:
+            assert float(row["delta"]) == item["delta"]
+
+
+_ROW_ID = re.compile(r'<tr data-href="/accounts/([^"?]+)\?')
+
+
+def listed_ids(html: str) -> list[str]:
+    """Account ids of the ranked table's rows, in page order."""
+    from urllib.parse import unquote
+
+    return [unquote(m) for m in _ROW_ID.findall(html)]
+
+
+class _Reasons(HTMLParser):
+    """(feature, family, sentence) of each reason on an account page, in page order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+        self._open: tuple[str, str] | None = None
+        self._in_text = False
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "li" and "data-feature" in values:
+            self._open = (values["data-feature"] or "", values.get("data-family") or "")
+        elif tag == "p" and self._open and values.get("class") == "reason-text":
+            self._in_text, self._text = True, ""
+
+    def handle_data(self, data: str) -> None:
+        if self._in_text:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p" and self._in_text and self._open:
+            self.found.append((*self._open, self._text.strip()))
+            self._in_text, self._open = False, None
+
+
+def page_reasons(html: str) -> list[tuple[str, str, str]]:
+    parser = _Reasons()
+    parser.feed(html)
+    return parser.found
+
+
+def assert_reasons_match(on_page: list[tuple[str, str, str]], api_reasons: list[dict]) -> None:
+    """The page shows exactly the API's reasons, each with its family and sentence, and
+    within a family in the API's order (strongest first)."""
+    expected = [(r["feature"], r["family"], r["text"]) for r in api_reasons]
+    assert sorted(on_page) == sorted(expected)
+    for family in {r[1] for r in expected}:
+        assert [r for r in on_page if r[1] == family] == [r for r in expected
+                                                          if r[1] == family]
