@@ -32,7 +32,8 @@ demo: $(STAMP)
 	$(BIN)/churnlens rank --limit 10
 	$(BIN)/churnlens keys demo
 	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts, validated them, built a training set, trained"
-	@echo "      and registered a champion, scored every account; now serving the API (Ctrl-C stops)."
+	@echo "      and registered a champion, scored every account; now serving the API and the CSM page"
+	@echo "      (URL and viewer key above; Ctrl-C stops)."
 	CHURNLENS_API_KEYS_FILE=$${CHURNLENS_HOME:-workspace}/api-keys.txt $(BIN)/churnlens serve
 
 lint: $(STAMP)

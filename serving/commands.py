@@ -196,7 +196,7 @@ def serve(
                                                 "CHURNLENS_WORKERS or 1).",
                                                 show_default=False)] = None,
 ) -> None:
-    """Run the HTTP API (and, later, the CSM page) with uvicorn."""
+    """Run the HTTP API and the CSM risk page with uvicorn."""
     import os
 
     import uvicorn
@@ -265,7 +265,8 @@ def keys_demo(
     typer.echo(f"Demo API keys (also in {plain_file}):")
     for role, key in keys.items():
         typer.echo(f"  {role:<7} {key}")
-    typer.echo(f"\nAPI docs: {base}/docs")
+    typer.echo(f"\nCSM risk page: {base}/ (sign in with the viewer key)")
+    typer.echo(f"API docs: {base}/docs")
     typer.echo("Try:")
     typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['viewer']}' "
                f"'{base}/v1/accounts?per_page=5&sort=arr_at_risk'")
