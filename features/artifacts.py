@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.atomic import atomic_write
 from features.catalog import CATALOG_VERSION, key_features_in
 from features.errors import SourceNotFoundError
 from features.loading import Sources
@@ -55,8 +53,8 @@ def write_training_set(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sour
         out = home / "training_sets" / spec.name / f"{digest}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(frame, spec, sources, digest)
-    _atomic_write(out, lambda path: frame.to_parquet(path, index=False))
-    _atomic_write(manifest_path(out),
+    atomic_write(out, lambda path: frame.to_parquet(path, index=False))
+    atomic_write(manifest_path(out),
                   lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n"))
     return out
 
@@ -115,15 +113,3 @@ def latest_training_set(name: str = "default", workspace: Path | None = None) ->
         raise SourceNotFoundError(f"no training set named {name!r} in {folder}; build one "
                                   "with `churnlens build`")
     return max(complete, key=lambda p: manifest_path(p).stat().st_mtime_ns)
-
-
-def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -155,23 +155,23 @@ def _read_database(url: str) -> RawSources:
             for name in (name for name in TABLES if name in present):
                 began = time.perf_counter()
                 frame = pd.read_sql_table(name, conn)
-                tables[name] = RawTable(name, frame, f"{_redact(url)} table {name}",
+                tables[name] = RawTable(name, frame, f"{redact_url(url)} table {name}",
                                         time.perf_counter() - began)
     except ModuleNotFoundError as exc:
         raise SourceNotFoundError(
-            f"No database driver for {_redact(url)} ({exc.name} is not installed). Install it "
+            f"No database driver for {redact_url(url)} ({exc.name} is not installed). Install it "
             f"into churnlens's environment, or export the tables as Parquet files."
         ) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise SourceNotFoundError(
-            f"Cannot read the database at {_redact(url)}: {exc.__class__.__name__}: "
+            f"Cannot read the database at {redact_url(url)}: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0]}. Check the URL, the server and the credentials."
         ) from exc
     finally:
         if "engine" in locals():
             engine.dispose()
-    log.info("read %d tables from %s", len(tables), _redact(url))
-    return RawSources(_redact(url), tables, None)
+    log.info("read %d tables from %s", len(tables), redact_url(url))
+    return RawSources(redact_url(url), tables, None)
 
 
 def engine_url(url: str) -> str:
@@ -186,7 +186,7 @@ def engine_url(url: str) -> str:
     return url
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without its password, fit for messages and logs."""
     import sqlalchemy as sa
 

@@ -11,12 +11,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from features.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def score(
     finally:
         store.dispose()
     example = settings.home / EXAMPLE_REQUEST
-    _write_text(example, json.dumps(result.example_request, indent=1) + "\n")
+    atomic_write_text(example, json.dumps(result.example_request, indent=1) + "\n")
     typer.echo(f"Scoring run {result.run_id}: {result.accounts:,} accounts as of "
                f"{result.as_of} with model version {result.model_version} in "
                f"{result.seconds:.1f} s; {result.high_risk:,} at high risk.")
@@ -156,20 +157,6 @@ CSV_COLUMNS = ("account_id", "name", "csm_owner", "segment", "arr", "renewal_dat
                "probability", "band", "arr_at_risk", "delta", "top_reason")
 
 
-def _write_text(target: Path, text: str, mode: int = 0o644) -> None:
-    """Write a whole file or nothing: a temporary file renamed into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_csv(rows: list, target: Path) -> None:
     def write(handle: object) -> None:
         writer = csv.writer(handle)  # type: ignore[arg-type]
@@ -183,7 +170,7 @@ def _write_csv(rows: list, target: Path) -> None:
         return
     buffer = io.StringIO(newline="")
     write(buffer)
-    _write_text(target, buffer.getvalue())
+    atomic_write_text(target, buffer.getvalue())
 
 
 def serve(
@@ -197,7 +184,6 @@ def serve(
                                                 show_default=False)] = None,
 ) -> None:
     """Run the HTTP API and the CSM risk page with uvicorn."""
-    import os
 
     import uvicorn
 
@@ -258,8 +244,8 @@ def keys_demo(
                 keys[role] = key
     if set(keys) != {r.value for r in KeyRole}:
         keys = {r.value: new_key() for r in KeyRole}
-        _write_text(plain_file, "".join(f"{r}:{k}\n" for r, k in keys.items()), 0o600)
-    _write_text(hashed_file, "".join(hash_line(r, k) + "\n" for r, k in keys.items()))
+        atomic_write_text(plain_file, "".join(f"{r}:{k}\n" for r, k in keys.items()), 0o600)
+    atomic_write_text(hashed_file, "".join(hash_line(r, k) + "\n" for r, k in keys.items()))
     base = f"http://{settings.host}:{port or settings.port}"
     example = settings.home / EXAMPLE_REQUEST
     typer.echo(f"Demo API keys (also in {plain_file}):")

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from features.readers import engine_url
+from features.readers import engine_url, redact_url
 from serving.store_models import (
     MAX_HISTORY,
     AccountDetail,
@@ -72,7 +72,7 @@ class ScoreStore:
     """Scoring runs in a SQL database; one instance per process, safe across threads."""
 
     def __init__(self, url: str) -> None:
-        self.url = _redact(url)
+        self.url = redact_url(url)
         self._engine = _create_engine(url)
         try:
             metadata.create_all(self._engine)
@@ -245,7 +245,7 @@ def _create_engine(url: str) -> sa.Engine:
     try:
         engine = sa.create_engine(parsed, **options)
     except ModuleNotFoundError as exc:
-        raise ScoreStoreError(f"No database driver for {_redact(url)} ({exc.name} is not "
+        raise ScoreStoreError(f"No database driver for {redact_url(url)} ({exc.name} is not "
                               f"installed). Use SQLite or PostgreSQL, whose drivers "
                               f"churnlens ships.") from exc
     if sqlite:
@@ -260,13 +260,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _redact(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url.split("@")[-1]
 
 
 def _failed(action: str, exc: Exception, fix: str) -> ScoreStoreError:
