@@ -1,0 +1,264 @@
+"""The recent evidence behind an account's score, as a CSM would check it by hand.
+
+A reason such as "NPS fell to 3" or "4 tickets open" is more convincing next to the
+records it comes from: the last NPS answer with its comment, the tickets still open with
+their age and priority, and the weekly usage of the last few weeks. This module reads
+those records for many accounts at once, with the same point-in-time rule as every
+feature: only records strictly before `as_of` (a ticket closed on or after `as_of` is
+still open at `as_of`).
+
+Evidence is plain data (dates, numbers, text) and round-trips through JSON, so the batch
+job can store it with the scores and the API and CSM page can show it without reading
+the sources again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.loading import Sources
+
+USAGE_WEEKS = 12
+MAX_OPEN_TICKETS = 10
+# Open tickets are listed most urgent first: by priority, then oldest first.
+PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+LOGIN = "login"
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    """One survey answer (NPS 0-10, CSAT 1-5, CES 1-7) and its comment, if any."""
+
+    kind: str
+    responded_at: dt.date
+    score: float
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    """A ticket open at as_of: opened before it and not closed before it."""
+
+    ticket_id: str
+    opened_at: dt.date
+    age_days: int
+    priority: str | None
+    category: str | None
+    escalated: bool | None
+
+
+@dataclass(frozen=True)
+class UsageWeek:
+    """Usage in the 7 days starting `week_start` (the last week ends the day before as_of).
+
+    `active_users` counts distinct users with any event and is None when the source has
+    no user ids (pre-aggregated usage); `logins` sums the quantity of login events;
+    `events` sums the quantity of every event type.
+    """
+
+    week_start: dt.date
+    active_users: int | None
+    logins: float
+    events: float
+
+
+@dataclass(frozen=True)
+class AccountEvidence:
+    """What an account's records showed just before as_of."""
+
+    account_id: str
+    as_of: dt.date
+    last_nps: SurveyAnswer | None
+    last_comment: SurveyAnswer | None  # the latest answer of any kind that has a comment
+    open_tickets: tuple[OpenTicket, ...]  # most urgent first, at most MAX_OPEN_TICKETS
+    open_ticket_count: int  # all open tickets, also those beyond the list
+    usage: tuple[UsageWeek, ...]  # oldest week first, USAGE_WEEKS of them
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id, "as_of": self.as_of.isoformat(),
+            "last_nps": _answer_json(self.last_nps),
+            "last_comment": _answer_json(self.last_comment),
+            "open_tickets": [{**t.__dict__, "opened_at": t.opened_at.isoformat()}
+                             for t in self.open_tickets],
+            "open_ticket_count": self.open_ticket_count,
+            "usage": [{**w.__dict__, "week_start": w.week_start.isoformat()}
+                      for w in self.usage],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccountEvidence:
+        return cls(
+            account_id=data["account_id"], as_of=dt.date.fromisoformat(data["as_of"]),
+            last_nps=_answer_from(data["last_nps"]),
+            last_comment=_answer_from(data["last_comment"]),
+            open_tickets=tuple(OpenTicket(**{**t, "opened_at": dt.date.fromisoformat(
+                t["opened_at"])}) for t in data["open_tickets"]),
+            open_ticket_count=int(data["open_ticket_count"]),
+            usage=tuple(UsageWeek(**{**w, "week_start": dt.date.fromisoformat(
+                w["week_start"])}) for w in data["usage"]),
+        )
+
+
+def evidence_at(sources: Sources, as_of: dt.date, account_ids: Iterable[str]
+                ) -> dict[str, AccountEvidence]:
+    """Evidence for each of `account_ids` from records strictly before `as_of`."""
+    ids = list(dict.fromkeys(str(a) for a in account_ids))
+    moment = pd.Timestamp(as_of, tz="UTC")
+    wanted = pd.Index(ids)
+    surveys = _before(sources.get("surveys"), "responded_at", moment, wanted)
+    last_nps = _last_answers(surveys[surveys["kind"] == "nps"] if surveys is not None else None)
+    commented = (surveys[surveys["comment"].notna() & surveys["comment"].astype(str)
+                         .str.strip().ne("")]
+                 if surveys is not None and "comment" in surveys else None)
+    last_comment = _last_answers(commented)
+    tickets = _open_tickets(sources.get("tickets"), moment, wanted)
+    events = sources.get("usage_events")
+    has_users = (events is not None and "user_id" in events
+                 and bool(events["user_id"].notna().any()))
+    usage = _usage_weeks(events, moment, wanted, has_users)
+    empty_usage = _empty_weeks(moment, has_users)
+    return {
+        account: AccountEvidence(
+            account_id=account, as_of=as_of, last_nps=last_nps.get(account),
+            last_comment=last_comment.get(account),
+            open_tickets=tuple(tickets.get(account, ())[:MAX_OPEN_TICKETS]),
+            open_ticket_count=len(tickets.get(account, ())),
+            usage=usage.get(account, empty_usage),
+        )
+        for account in ids
+    }
+
+
+def account_evidence(sources: Sources, account_id: str, as_of: dt.date) -> AccountEvidence:
+    """Evidence for one account (see `evidence_at`)."""
+    return evidence_at(sources, as_of, [account_id])[str(account_id)]
+
+
+def _before(frame: pd.DataFrame | None, column: str, moment: pd.Timestamp,
+            accounts: pd.Index) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame[(frame[column] < moment) & frame["account_id"].isin(accounts)]
+
+
+def _last_answers(surveys: pd.DataFrame | None) -> dict[str, SurveyAnswer]:
+    if surveys is None or surveys.empty:
+        return {}
+    last = surveys.sort_values("responded_at", kind="stable").groupby(
+        "account_id", sort=False).tail(1)
+    comments = last["comment"] if "comment" in last else pd.Series(None, index=last.index)
+    return {
+        str(account): SurveyAnswer(str(kind), _day(at), float(score), _text(comment))
+        for account, kind, at, score, comment in zip(
+            last["account_id"], last["kind"], last["responded_at"], last["score"], comments,
+            strict=True)
+    }
+
+
+def _open_tickets(tickets: pd.DataFrame | None, moment: pd.Timestamp, accounts: pd.Index
+                  ) -> dict[str, list[OpenTicket]]:
+    if tickets is None:
+        return {}
+    opened = tickets[(tickets["opened_at"] < moment) & tickets["account_id"].isin(accounts)]
+    if "closed_at" in opened:
+        opened = opened[opened["closed_at"].isna() | (opened["closed_at"] >= moment)]
+    if opened.empty:
+        return {}
+    columns = {c: opened[c] if c in opened else pd.Series(None, index=opened.index)
+               for c in ("priority", "category", "escalated")}
+    rank = columns["priority"].map(PRIORITY_ORDER).fillna(len(PRIORITY_ORDER))
+    order = np.lexsort((opened["opened_at"].to_numpy(), rank.to_numpy()))
+    out: dict[str, list[OpenTicket]] = {}
+    for i in order:
+        opened_at = opened["opened_at"].iat[i]
+        out.setdefault(str(opened["account_id"].iat[i]), []).append(OpenTicket(
+            ticket_id=str(opened["ticket_id"].iat[i]), opened_at=_day(opened_at),
+            age_days=int((moment - opened_at) // pd.Timedelta(days=1)),
+            priority=_text(columns["priority"].iat[i]),
+            category=_text(columns["category"].iat[i]),
+            escalated=_flag(columns["escalated"].iat[i]),
+        ))
+    return out
+
+
+def _week_starts(moment: pd.Timestamp) -> list[pd.Timestamp]:
+    first = moment.normalize() - pd.Timedelta(days=7 * USAGE_WEEKS)
+    return [first + pd.Timedelta(days=7 * k) for k in range(USAGE_WEEKS)]
+
+
+def _empty_weeks(moment: pd.Timestamp, has_users: bool) -> tuple[UsageWeek, ...]:
+    return tuple(UsageWeek(_day(start), 0 if has_users else None, 0.0, 0.0)
+                 for start in _week_starts(moment))
+
+
+def _usage_weeks(usage: pd.DataFrame | None, moment: pd.Timestamp, accounts: pd.Index,
+                 has_users: bool) -> dict[str, tuple[UsageWeek, ...]]:
+    """Weekly sums per account; `has_users` says whether the source has user ids at all."""
+    if usage is None:
+        return {}
+    starts = _week_starts(moment)
+    recent = usage[(usage["timestamp"] >= starts[0]) & (usage["timestamp"] < moment)
+                   & usage["account_id"].isin(accounts)]
+    if recent.empty:
+        return {}
+    codes, names = pd.factorize(recent["account_id"].astype(str))
+    week = ((recent["timestamp"] - starts[0]) // pd.Timedelta(days=7)).to_numpy(np.int64)
+    cell = codes * USAGE_WEEKS + week
+    cells = len(names) * USAGE_WEEKS
+    quantity = (recent["quantity"].to_numpy(np.float64) if "quantity" in recent
+                else np.ones(len(recent)))
+    events = np.bincount(cell, weights=quantity, minlength=cells).reshape(-1, USAGE_WEEKS)
+    is_login = (recent["event_type"] == LOGIN).to_numpy()
+    logins = np.bincount(cell[is_login], weights=quantity[is_login],
+                         minlength=cells).reshape(-1, USAGE_WEEKS)
+    users = np.zeros((len(names), USAGE_WEEKS), np.int64)
+    if has_users:
+        named = recent["user_id"].notna().to_numpy()
+        pairs = pd.DataFrame({"cell": cell[named],
+                              "user": recent["user_id"].to_numpy()[named]}).drop_duplicates()
+        users = np.bincount(pairs["cell"].to_numpy(), minlength=cells).reshape(-1, USAGE_WEEKS)
+    days = [_day(start) for start in starts]
+    return {
+        str(account): tuple(
+            UsageWeek(days[w], int(users[i, w]) if has_users else None,
+                      float(logins[i, w]), float(events[i, w]))
+            for w in range(USAGE_WEEKS))
+        for i, account in enumerate(names)
+    }
+
+
+def _day(moment: pd.Timestamp) -> dt.date:
+    return pd.Timestamp(moment).date()
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _flag(value: object) -> bool | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
+
+
+def _answer_json(answer: SurveyAnswer | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    return {**answer.__dict__, "responded_at": answer.responded_at.isoformat()}
+
+
+def _answer_from(data: Mapping[str, Any] | None) -> SurveyAnswer | None:
+    if data is None:
+        return None
+    return SurveyAnswer(**{**data, "responded_at": dt.date.fromisoformat(data["responded_at"])})
