@@ -75,3 +75,43 @@ def settled_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
     terms["churned"] = terms["churned"].where(settled)
     terms["resolved_at"] = deadline.where(settled)
     return terms
+
+
+def quarter_of(as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of the calendar quarter holding the last day before `as_of`.
+
+    `as_of` is exclusive (records strictly before it are known), so a run as of
+    1 January reports on the quarter that just ended, not on one with no days yet.
+    """
+    last_day = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)
+    start = last_day.replace(month=3 * ((last_day.month - 1) // 3) + 1, day=1)
+    return start, start + pd.DateOffset(months=3)
+
+
+def quarter_renewals(subscriptions: pd.DataFrame, as_of: pd.Timestamp,
+                     grace_days: int = 30) -> pd.DataFrame:
+    """Each account's renewal due in the quarter of `as_of` and its outcome as known then.
+
+    One row per account whose term ends in `quarter_of(as_of)` (an account on monthly
+    terms has several; the latest counts, so its ARR is counted once): subscription_id,
+    account_id, renewal_date (the term's end), arr, and `outcome` — "renewed" once the
+    next term has started, "churned" once the grace period passed without one, else
+    "open". Only terms that started before `as_of` are known at `as_of`.
+    """
+    moment = pd.Timestamp(as_of)
+    known = subscriptions[subscriptions["start_date"] < moment]
+    terms = term_outcomes(known, moment - pd.Timedelta(days=1), grace_days)
+    start, end = quarter_of(moment)
+    due = terms[(terms["end_date"] >= start) & (terms["end_date"] < end)]
+    latest = (due.sort_values(["account_id", "end_date", "start_date"], kind="stable")
+              .groupby("account_id", sort=False).tail(1))
+    outcome = np.select([latest["renewed"].eq(True).fillna(False).to_numpy(dtype=bool),
+                         latest["churned"].eq(True).fillna(False).to_numpy(dtype=bool)],
+                        ["renewed", "churned"], default="open")
+    return pd.DataFrame({
+        "subscription_id": latest["subscription_id"].to_numpy(),
+        "account_id": latest["account_id"].to_numpy(),
+        "renewal_date": latest["end_date"].to_numpy(),
+        "arr": latest["arr"].to_numpy(dtype=np.float64),
+        "outcome": outcome,
+    }).sort_values(["renewal_date", "account_id"], kind="stable").reset_index(drop=True)
