@@ -3,7 +3,11 @@ written to the score store as one run.
 
 The scoring frame comes from `features.training_set.build_scoring_frame`, the same code
 that builds training sets, with the model's own key features, so scoring can never see a
-feature the model was not trained on. The whole run is written in one transaction.
+feature the model was not trained on. Each score is stored with the evidence behind it
+(`features.evidence`) and the run with this quarter's renewal outcomes
+(`features.terms.quarter_renewals`), both read from the same sources before as_of, so
+the CSM page shows them without reading the sources again. The whole run is written in
+one transaction.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import key_features_in
+from features.evidence import evidence_at
 from features.loading import Sources
+from features.terms import quarter_renewals
 from features.training_set import build_scoring_frame
 from serving.risk import Bands, RiskScore, explain_matrix, plain
-from serving.store import AccountInfo, ScoreStore, StoredScore
+from serving.store import AccountInfo, RenewalDue, ScoreStore, StoredScore
 from training.model import ChurnRiskModel
 
 log = logging.getLogger(__name__)
@@ -65,9 +71,22 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
         scores += explain_matrix(model, version, matrix[lo:hi], records[lo:hi], pairs[lo:hi],
                                  bands, num_threads=2)
         log.info("scored %d of %d accounts", hi, len(frame))
-    infos = _account_infos(sources, frame)
-    stored = [StoredScore(score, info) for score, info in zip(scores, infos, strict=True)]
+    ids = frame["account_id"].astype(str)
+    infos = _account_infos(sources, ids, frame["arr"], frame["term_end"])
+    evidence = evidence_at(sources, as_of, ids)
+    stored = [StoredScore(score, info, evidence[info.account_id])
+              for score, info in zip(scores, infos, strict=True)]
     return stored, records
+
+
+def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
+    """The renewals due in as_of's quarter with their outcomes, as the store keeps them."""
+    due = quarter_renewals(sources.subscriptions, pd.Timestamp(as_of, tz="UTC"), grace_days)
+    infos = _account_infos(sources, due["account_id"].astype(str), due["arr"],
+                           due["renewal_date"])
+    return [RenewalDue(info, str(subscription), str(outcome))
+            for info, subscription, outcome in zip(infos, due["subscription_id"],
+                                                   due["outcome"], strict=True)]
 
 
 def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: ScoreStore,
@@ -81,7 +100,8 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
 
         raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick an "
                              f"as_of within the data (it ends {sources.data_end.date()}).")
-    run_id = store.write_run(version, as_of, scored)
+    run_id = store.write_run(version, as_of, scored,
+                             renewals=renewals_due(sources, as_of, grace_days))
     high = sum(s.score.band == "high" for s in scored)
     return BatchResult(run_id, as_of, version, len(scored), high,
                        time.perf_counter() - started, _example(scored[:2], features[:2]))
@@ -94,9 +114,10 @@ def _example(scored: list[StoredScore], features: list[dict[str, Any]]) -> dict[
         for s, row in zip(scored, features, strict=True)]}
 
 
-def _account_infos(sources: Sources, frame: pd.DataFrame) -> list[AccountInfo]:
+def _account_infos(sources: Sources, ids: pd.Series, arr: pd.Series, renewal: pd.Series
+                   ) -> list[AccountInfo]:
+    """Account facts for `ids`, with each one's ARR and renewal date given alongside."""
     accounts = sources.accounts.set_index(sources.accounts["account_id"].astype(str))
-    ids = frame["account_id"].astype(str)
     looked_up = accounts.reindex(ids)
 
     def text(column: str) -> np.ndarray:
@@ -105,11 +126,10 @@ def _account_infos(sources: Sources, frame: pd.DataFrame) -> list[AccountInfo]:
         return looked_up[column].astype("object").fillna("").astype(str).to_numpy()
 
     names, segments, owners = text("name"), text("segment"), text("csm_owner")
-    arr = frame["arr"].astype("float64").fillna(0.0).to_numpy()
-    renewal = frame["term_end"]
+    arr_values = arr.astype("float64").fillna(0.0).to_numpy()
     return [
         AccountInfo(account_id=account_id, name=names[i] or account_id, segment=segments[i],
-                    csm_owner=owners[i], arr=float(arr[i]),
+                    csm_owner=owners[i], arr=float(arr_values[i]),
                     renewal_date=None if pd.isna(renewal.iloc[i])
                     else pd.Timestamp(renewal.iloc[i]).date())
         for i, account_id in enumerate(ids)

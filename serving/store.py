@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from features.evidence import AccountEvidence
 from features.readers import engine_url, redact_url
 from serving.store_models import (
     MAX_HISTORY,
@@ -36,6 +37,7 @@ from serving.store_models import (
     ListQuery,
     Page,
     RankedAccount,
+    RenewalDue,
     RunNotFoundError,
     RunSummary,
     ScoreStoreError,
@@ -53,13 +55,20 @@ from serving.store_queries import (
     rows_in,
     run_and_previous,
 )
-from serving.store_rows import reasons_from_json, score_rows
-from serving.store_schema import account_scores, metadata, score_reasons, scoring_runs
+from serving.store_rows import reasons_from_json, renewal_rows, score_rows
+from serving.store_schema import (
+    account_scores,
+    metadata,
+    quarter_renewals,
+    score_evidence,
+    score_reasons,
+    scoring_runs,
+)
 
 __all__ = [
     "AccountDetail", "AccountInfo", "HistoryPoint", "InvalidQueryError", "InvalidRunError",
-    "ListQuery", "Page", "RankedAccount", "RunNotFoundError", "RunSummary", "ScoreStore",
-    "ScoreStoreError", "StoredScore",
+    "ListQuery", "Page", "RankedAccount", "RenewalDue", "RunNotFoundError", "RunSummary",
+    "ScoreStore", "ScoreStoreError", "StoredScore",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,13 +101,17 @@ class ScoreStore:
     # -- writing ------------------------------------------------------------------------
 
     def write_run(self, model_version: str, as_of: dt.date, scores: Sequence[StoredScore],
-                  created_at: dt.datetime | None = None) -> int:
+                  created_at: dt.datetime | None = None,
+                  renewals: Sequence[RenewalDue] = ()) -> int:
         """Store one scoring run and all its rows in one transaction; returns the run id.
 
-        Raises InvalidRunError (nothing written) for an empty list, a duplicate account,
-        a score from another model version or as_of, or an impossible value.
+        `renewals` are the renewals due in the run's quarter with their outcomes (see
+        `features.terms.quarter_renewals`). Raises InvalidRunError (nothing written) for
+        an empty list, a duplicate account, a score from another model version or as_of,
+        or an impossible value.
         """
-        rows, details = score_rows(model_version, as_of, scores)
+        rows, details, evidence = score_rows(model_version, as_of, scores)
+        due = renewal_rows(renewals)
         created = _utc(created_at)
         began = time.perf_counter()
         with self._guard(f"Writing the scoring run to {self.url} failed; nothing was "
@@ -110,10 +123,15 @@ class ScoreStore:
             run_id = int(inserted[0])
             for row in rows:
                 row["run_id"] = run_id
-            for row in details:
-                row["run_id"] = run_id
+            for table_rows in (details, evidence, due):
+                for row in table_rows:
+                    row["run_id"] = run_id
             conn.execute(account_scores.insert(), rows)
             conn.execute(score_reasons.insert(), details)
+            if evidence:
+                conn.execute(score_evidence.insert(), evidence)
+            if due:
+                conn.execute(quarter_renewals.insert(), due)
         self._after_bulk_load()
         log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
                  run_id, len(rows), model_version, as_of, time.perf_counter() - began)
@@ -180,7 +198,7 @@ class ScoreStore:
             if not points:
                 return None
             newest = points[0]
-            row, detail = account_row(conn, newest.run_id, account_id)
+            row, detail, evidence = account_row(conn, newest.run_id, account_id)
             before = rows_in(conn, previous_run_id(conn, newest.run_id, newest.as_of),
                              [account_id])
         return AccountDetail(
@@ -189,6 +207,7 @@ class ScoreStore:
             families={str(k): float(v) for k, v in detail.families.items()},
             run_id=newest.run_id, model_version=newest.model_version, as_of=newest.as_of,
             history=points,
+            evidence=None if evidence is None else AccountEvidence.from_json(evidence),
         )
 
     # -- health -----------------------------------------------------------------------------

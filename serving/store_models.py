@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from features.errors import ChurnlensError
+from features.evidence import AccountEvidence
 from serving.risk import Reason, RiskScore
 
 SORTS = ("risk", "arr_at_risk")
@@ -72,6 +73,19 @@ class StoredScore:
 
     score: RiskScore
     account: AccountInfo
+    evidence: AccountEvidence | None = None  # the records behind the reasons, if read
+
+
+RENEWAL_OUTCOMES = ("renewed", "churned", "open")
+
+
+@dataclass(frozen=True)
+class RenewalDue:
+    """An account's renewal due in a run's quarter, and its outcome as known at as_of."""
+
+    account: AccountInfo  # arr and renewal_date are the due term's
+    subscription_id: str
+    outcome: str  # one of RENEWAL_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -199,3 +213,4 @@ class AccountDetail:
     model_version: str
     as_of: dt.date
     history: list[HistoryPoint]
+    evidence: AccountEvidence | None = None

@@ -22,7 +22,7 @@ from serving.store_models import (
     RunSummary,
 )
 from serving.store_rows import moved_most
-from serving.store_schema import account_scores, score_reasons, scoring_runs
+from serving.store_schema import account_scores, score_evidence, score_reasons, scoring_runs
 
 _S = account_scores.c
 _R = scoring_runs.c
@@ -53,6 +53,9 @@ _ACCOUNT_ROW = sa.select(*_ROW).where(_S.run_id == sa.bindparam("run_id"),
 _ACCOUNT_REASONS = sa.select(score_reasons.c.reasons, score_reasons.c.families).where(
     score_reasons.c.run_id == sa.bindparam("run_id"),
     score_reasons.c.account_id == sa.bindparam("account_id"))
+_ACCOUNT_EVIDENCE = sa.select(score_evidence.c.evidence).where(
+    score_evidence.c.run_id == sa.bindparam("run_id"),
+    score_evidence.c.account_id == sa.bindparam("account_id"))
 
 
 def summary(row: sa.Row[Any]) -> RunSummary:
@@ -163,8 +166,10 @@ def history_of(conn: sa.Connection, account_id: str, limit: int) -> list[History
 
 
 def account_row(conn: sa.Connection, run_id: int, account_id: str
-                ) -> tuple[sa.Row[Any], sa.Row[Any]]:
-    """An account's ranked row and its reasons row in one run."""
+                ) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, Any] | None]:
+    """An account's ranked row, its reasons row and its evidence (None if the run stored
+    none) in one run."""
     params = {"run_id": run_id, "account_id": account_id}
     return (conn.execute(_ACCOUNT_ROW, params).one(),
-            conn.execute(_ACCOUNT_REASONS, params).one())
+            conn.execute(_ACCOUNT_REASONS, params).one(),
+            conn.execute(_ACCOUNT_EVIDENCE, params).scalar())

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from serving.risk import Reason
-from serving.store_models import BANDS, InvalidRunError, StoredScore
+from serving.store_models import (
+    BANDS,
+    RENEWAL_OUTCOMES,
+    InvalidRunError,
+    RenewalDue,
+    StoredScore,
+)
 
 EXAMPLES = 3
 
@@ -73,14 +79,15 @@ def check_run(model_version: str, as_of: dt.date, scores: Sequence[StoredScore])
 
 
 def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One run's rows of `scores` and of `score_reasons` (without run_id), or
-    InvalidRunError naming the accounts at fault."""
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One run's rows of `scores`, `score_reasons` and `score_evidence` (without run_id),
+    or InvalidRunError naming the accounts at fault."""
     check_run(model_version, as_of, scores)
     problems = _Problems()
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
+    evidence: list[dict[str, Any]] = []
     for stored in scores:
         score, account = stored.score, stored.account
         key = score.account_id
@@ -118,6 +125,9 @@ def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
             problems.add("reason contributions must be finite numbers", str(key))
         if not all(_finite(v) for v in score.families.values()):
             problems.add("family contributions must be finite numbers", str(key))
+        if stored.evidence is not None and stored.evidence.account_id != key:
+            problems.add("evidence belongs to another account",
+                         f"{key} vs {stored.evidence.account_id}")
         if problems:
             continue  # the run is refused below; keep checking, stop building rows
         probability, arr = float(score.probability), float(account.arr)
@@ -132,8 +142,36 @@ def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
             "account_id": key, "reasons": [reason_json(r) for r in score.reasons],
             "families": {str(k): float(v) for k, v in score.families.items()},
         })
+        if stored.evidence is not None:
+            evidence.append({"account_id": key, "evidence": stored.evidence.to_json()})
     problems.raise_if_any(len(scores))
-    return rows, details
+    return rows, details, evidence
+
+
+def renewal_rows(renewals: Sequence[RenewalDue]) -> list[dict[str, Any]]:
+    """Rows of `quarter_renewals` (without run_id), or InvalidRunError."""
+    problems = _Problems()
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    for due in renewals:
+        account = due.account
+        key = account.account_id
+        if key in seen:
+            problems.add("account has two renewals in the quarter", key)
+        seen.add(key)
+        if due.outcome not in RENEWAL_OUTCOMES:
+            problems.add(f"renewal outcome must be one of {', '.join(RENEWAL_OUTCOMES)}",
+                         f"{key}: {due.outcome!r}")
+        if not _is_date(account.renewal_date):
+            problems.add("a due renewal needs its renewal_date", f"{key}")
+        if not _finite(account.arr) or account.arr < 0:
+            problems.add("renewal arr must be a finite number >= 0", f"{key}: {account.arr!r}")
+        rows.append({"account_id": key, "subscription_id": due.subscription_id,
+                     "name": account.name, "segment": account.segment,
+                     "csm_owner": account.csm_owner, "renewal_date": account.renewal_date,
+                     "arr": float(account.arr), "outcome": due.outcome})
+    problems.raise_if_any(len(renewals))
+    return rows
 
 
 def reason_json(reason: Reason) -> dict[str, Any]:

@@ -4,7 +4,11 @@ The same schema serves SQLite and PostgreSQL. `scores` is narrow, since the rank
 counts and filters a whole run of it: the account facts, the probability, ARR at risk
 (stored, so both sort orders walk an index), the first reason's text and `drivers`, the
 reasons' contributions by feature (what "moved most" compares). The full reasons and the
-family contributions are JSON in `score_reasons`, read only for one account's detail.
+family contributions are JSON in `score_reasons`, read only for one account's detail, as
+is the evidence behind them (last NPS, open tickets, weekly usage) in `score_evidence`.
+`quarter_renewals` holds, per run, each account's renewal due in the run's quarter and its
+outcome then (renewed, churned or open), with the account facts the book filters use:
+churned accounts are no longer scored, so `scores` cannot supply them.
 """
 
 from __future__ import annotations
@@ -78,6 +82,29 @@ score_reasons = sa.Table(
     sa.Column("families", sa.JSON, nullable=False),
     sa.ForeignKeyConstraint(["run_id", "account_id"], ["scores.run_id", "scores.account_id"],
                             ondelete="CASCADE"),
+)
+
+score_evidence = sa.Table(
+    "score_evidence", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.ForeignKeyConstraint(["run_id", "account_id"], ["scores.run_id", "scores.account_id"],
+                            ondelete="CASCADE"),
+)
+
+quarter_renewals = sa.Table(
+    "quarter_renewals", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("subscription_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("segment", sa.Text, nullable=False),
+    sa.Column("csm_owner", sa.Text, nullable=False),
+    sa.Column("renewal_date", sa.Date, nullable=False),
+    sa.Column("arr", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
 )
 
 # The ranked list walks one run in rank order (risk or ARR at risk; ties by account, so

@@ -3,8 +3,12 @@
 A book is a run's accounts, optionally narrowed to one CSM owner and one segment (the
 filters that say whose accounts these are). Its figures are what a CSM reads before the
 list: how many accounts are at high risk, the ARR at risk (the sum of probability × ARR
-over the book) and the renewals due within 90 days of the run's as_of. The owners and
-segments present in the run feed the page's filter choices.
+over the book), the renewals due within 90 days of the run's as_of, and this quarter's
+renewals by status: renewed and churned (known outcomes, so churned ARR is quarter to
+date), and the still open ones split by the account's risk band in the run into "no
+risk" (low) and "at risk" (medium, high, or not scored because the term has ended and
+the renewal is overdue). The owners and segments present in the run feed the page's
+filter choices.
 
 Each figure is one aggregate query over the run's rows (tens of milliseconds on a
 10,000-account run); `BookFigures` keeps the answers, since a stored run never changes,
@@ -21,15 +25,39 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+import pandas as pd
 import sqlalchemy as sa
 
+from features.terms import quarter_of
 from serving.store import RunSummary, ScoreStore
-from serving.store_schema import account_scores
+from serving.store_schema import account_scores, quarter_renewals
 
 RENEWAL_WINDOW_DAYS = 90
 T = TypeVar("T")
 
 _S = account_scores.c
+_Q = quarter_renewals.c
+
+
+QUARTER_STATUSES = ("renewed", "no_risk", "at_risk", "churned")
+
+
+@dataclass(frozen=True)
+class QuarterRenewals:
+    """Renewals due in one quarter by status, as known at the run's as_of."""
+
+    start: dt.date
+    end: dt.date  # the quarter's last day
+    counts: dict[str, int]  # every status of QUARTER_STATUSES, zero when none
+    arr: dict[str, float]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def churned_arr(self) -> float:
+        return self.arr["churned"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +71,7 @@ class BookSummary:
     arr_at_risk: float
     renewals: int
     renewals_arr: float
+    quarter: QuarterRenewals
     renewal_window_days: int = RENEWAL_WINDOW_DAYS
 
 
@@ -112,10 +141,33 @@ def summarise(store: ScoreStore, run_id: int, as_of: dt.date, *,
     ).where(*_book(run_id, csm_owner, segment))
     with _reading(store) as conn:
         row = conn.execute(statement).one()
+        quarter = _quarter(conn, run_id, as_of, csm_owner, segment)
     accounts, arr, high_risk, high_arr, at_risk, renewals, renewals_arr = row
     return BookSummary(int(accounts), float(arr), int(high_risk), float(high_arr),
-                       float(at_risk), int(renewals), float(renewals_arr),
+                       float(at_risk), int(renewals), float(renewals_arr), quarter,
                        renewal_window_days)
+
+
+def _quarter(conn: sa.Connection, run_id: int, as_of: dt.date, csm_owner: str | None,
+             segment: str | None) -> QuarterRenewals:
+    """This quarter's renewals of the book by status (see the module docstring)."""
+    status = sa.case((_Q.outcome == "renewed", "renewed"), (_Q.outcome == "churned", "churned"),
+                     (_S.band == "low", "no_risk"), else_="at_risk")
+    where: list[Any] = [_Q.run_id == run_id]
+    if csm_owner is not None:
+        where.append(_Q.csm_owner == csm_owner)
+    if segment is not None:
+        where.append(_Q.segment == segment)
+    statement = (sa.select(status, sa.func.count(), sa.func.coalesce(sa.func.sum(_Q.arr), 0.0))
+                 .select_from(quarter_renewals.outerjoin(account_scores, sa.and_(
+                     _S.run_id == _Q.run_id, _S.account_id == _Q.account_id)))
+                 .where(*where).group_by(status))
+    counts = dict.fromkeys(QUARTER_STATUSES, 0)
+    arr = dict.fromkeys(QUARTER_STATUSES, 0.0)
+    for name, count, total in conn.execute(statement):
+        counts[name], arr[name] = int(count), float(total)
+    start, end = quarter_of(pd.Timestamp(as_of))
+    return QuarterRenewals(start.date(), (end - pd.Timedelta(days=1)).date(), counts, arr)
 
 
 def choices(store: ScoreStore, run_id: int) -> BookChoices:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import logging
 from collections.abc import Callable, Coroutine
@@ -118,8 +119,10 @@ def _templates() -> Jinja2Templates:
     env.filters.update(money=views.money, compact_money=views.compact_money,
                        percent=views.percent, points=views.points, signed=views.signed,
                        label=views.label, owner_label=views.owner_label, day=views.day,
+                       quarter_label=views.quarter_label, survey_scale=views.survey_scale,
                        quote=lambda text: quote(str(text), safe=""))
-    env.globals.update(UNASSIGNED=views.UNASSIGNED)
+    env.globals.update(UNASSIGNED=views.UNASSIGNED,
+                       QUARTER_STATUS_LABELS=views.QUARTER_STATUS_LABELS)
     return Jinja2Templates(env=env)
 
 
@@ -236,6 +239,7 @@ def accounts_page(request: Request, session: Session, sort: str | None = None,
         figures = _web(request).figures_of(store)
         context |= {
             "summary": figures.summary(run, csm_owner=filters.owner, segment=filters.segment),
+            "known_through": run.as_of - dt.timedelta(days=1),  # as_of itself is not seen
             "choices": figures.choices(run),
             "has_previous": len(store.runs(limit=2)) > 1,
             # The figures describe the book (owner and segment); their links keep only those.
@@ -277,7 +281,8 @@ def export_csv(request: Request, session: Session, sort: str | None = None,
 @router.get("/accounts/{account_id}", response_class=HTMLResponse)
 def account_page(request: Request, account_id: str, session: Session,
                  back: str | None = None) -> Response:
-    """An account's risk, its reasons by family, its score history and the model behind it."""
+    """An account's risk, its reasons by family, the evidence behind them, its score history
+    and the model behind it."""
     back_to = safe_next(back)
     if back_to != "/" and not back_to.startswith("/?"):
         back_to = "/"
@@ -298,4 +303,6 @@ def account_page(request: Request, account_id: str, session: Session,
         "latest_run": store.latest_run(),
         "serving_version": current.version if current is not None else None,
         "days_to_renewal": views.days_until(detail.latest.renewal_date, detail.as_of),
+        "evidence": detail.evidence,
+        "usage": views.usage_trend(detail.evidence.usage) if detail.evidence else None,
     }, session=session)

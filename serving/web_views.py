@@ -2,7 +2,8 @@
 
 The list's filters as read from the query string (with messages a person can act on),
 numbers and dates for reading, reasons grouped by family with their bar lengths, the
-score-history chart's geometry, and the rows of the CSV export.
+score-history chart's geometry, the evidence panel's usage bars, and the rows of the CSV
+export.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from features.evidence import UsageWeek
 from serving.risk import Bands, Reason
 from serving.store_models import (
     BANDS,
@@ -360,3 +362,67 @@ def export_rows(items: Iterable[RankedAccount]) -> Iterable[list[Any]]:
     yield list(EXPORT_COLUMNS)
     for item in items:
         yield export_row(item)
+
+
+# -- this quarter's renewals -------------------------------------------------------------------
+
+QUARTER_STATUS_LABELS = {"renewed": "Renewed", "no_risk": "No risk", "at_risk": "At risk",
+                         "churned": "Churned"}
+
+
+def quarter_label(start: dt.date) -> str:
+    """Q4 2025."""
+    return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+
+
+# -- the evidence behind the reasons -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UsageBar:
+    x: float
+    y: float
+    height: float
+    week_start: dt.date
+    value: float
+
+
+@dataclass(frozen=True)
+class UsageTrend:
+    """Weekly usage as small bars: active users when the source has user ids, else logins."""
+
+    measure: str  # "active users" or "logins"
+    bars: list[UsageBar]
+    width: int
+    height: int
+    bar_width: float
+    span: int  # weeks averaged at each end
+    first: float  # the mean of the first `span` weeks, and of the last `span`
+    last: float
+
+    @property
+    def change(self) -> float | None:
+        """Percent change from the first four weeks to the last four; None from zero."""
+        return None if self.first == 0 else 100.0 * (self.last - self.first) / self.first
+
+
+def usage_trend(weeks: Sequence[UsageWeek], width: int = 240, height: int = 48) -> UsageTrend:
+    users = bool(weeks) and all(w.active_users is not None for w in weeks)
+    values = [float(w.active_users or 0) if users else w.logins for w in weeks]
+    peak = max(values, default=0.0) or 1.0
+    slot = width / max(len(values), 1)
+    bars = [UsageBar(round(i * slot + 1, 1), round(height - height * v / peak, 1),
+                     round(height * v / peak, 1), w.week_start, v)
+            for i, (w, v) in enumerate(zip(weeks, values, strict=True))]
+    quarter = max(1, len(values) // 3)
+    return UsageTrend("active users" if users else "logins", bars, width, height,
+                      round(max(slot - 2, 1), 1), quarter, _mean(values[:quarter]),
+                      _mean(values[-quarter:]))
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def survey_scale(kind: str) -> str:
+    """The scale a survey score is read on: NPS 0-10, CSAT 1-5, CES 1-7."""
+    return {"nps": "of 10", "csat": "of 5", "ces": "of 7"}.get(kind, "")

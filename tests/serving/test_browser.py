@@ -153,6 +153,7 @@ def test_a_csm_signs_in_filters_sorts_opens_an_account_exports_and_signs_out(
     assert KEYS["viewer"] not in page.content() and KEYS["viewer"] not in page.url
     first = api(base_url, "/v1/accounts", {"per_page": 50})
     assert listed_ids(page) == [a["account_id"] for a in first["items"]]
+    expect(page.locator("#quarter li.status")).to_have_count(4)  # renewals by status
     screenshot(page, "web-list.png", full_page=False)
 
     # Filter: the top account's owner, high risk only.
@@ -194,6 +195,10 @@ def test_a_csm_signs_in_filters_sorts_opens_an_account_exports_and_signs_out(
     assert_reasons_match(on_page, detail["reasons"])
     expect(page.locator("#model-version")).to_have_text(detail["model_version"])
     expect(page.locator("svg.chart circle")).to_have_count(len(detail["history"]))
+    evidence = page.locator("#evidence")
+    expect(evidence.locator("rect.usage-bar")).to_have_count(len(detail["evidence"]["usage"]))
+    expect(evidence.locator("#open-tickets tbody tr")).to_have_count(
+        len(detail["evidence"]["open_tickets"]))
     screenshot(page, "web-account.png")
     page.locator(".crumbs").get_by_role("link", name="Accounts").click()  # back to the list
     page.wait_for_url(lambda url: "sort=arr_at_risk" in url and "band=high" in url)

@@ -13,11 +13,13 @@ import sqlalchemy as sa
 import serving.store as store_module
 from features.readers import engine_url
 from serving.risk import Bands, Reason, RiskScore
+from features.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from serving.store import (
     AccountInfo,
     InvalidQueryError,
     InvalidRunError,
     ListQuery,
+    RenewalDue,
     RunNotFoundError,
     ScoreStore,
     ScoreStoreError,
@@ -49,6 +51,29 @@ def scored(account_id: str, probability: float, *, as_of: dt.date = AS_OF,
     return StoredScore(score, info)
 
 
+EMPTY = {"scoring_runs": 0, "scores": 0, "score_reasons": 0, "score_evidence": 0,
+         "quarter_renewals": 0}
+ONE_RUN = {"scoring_runs": 1, "scores": 6, "score_reasons": 6, "score_evidence": 0,
+           "quarter_renewals": 0}
+
+
+def evidence_of(account_id: str, as_of: dt.date = AS_OF) -> AccountEvidence:
+    week = as_of - dt.timedelta(weeks=1)
+    return AccountEvidence(
+        account_id=account_id, as_of=as_of,
+        last_nps=SurveyAnswer("nps", as_of - dt.timedelta(days=20), 3.0, "too slow"),
+        last_comment=SurveyAnswer("nps", as_of - dt.timedelta(days=20), 3.0, "too slow"),
+        open_tickets=(OpenTicket("T9", as_of - dt.timedelta(days=4), 4, "urgent", "bug",
+                                 True),),
+        open_ticket_count=1, usage=(UsageWeek(week, 12, 30.0, 400.5),))
+
+
+def due(account_id: str, outcome: str, arr: float, *, owner: str = "ana",
+        segment: str = "smb") -> RenewalDue:
+    return RenewalDue(AccountInfo(account_id, f"{account_id} Inc", segment, owner, arr,
+                                  AS_OF - dt.timedelta(days=10)), f"{account_id}-S1", outcome)
+
+
 def ids(page: Any) -> list[str]:
     return [item.account_id for item in page.items]
 
@@ -58,7 +83,8 @@ def table_rows(url: str) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return {name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
-                    for name in ("scoring_runs", "scores", "score_reasons")}
+                    for name in ("scoring_runs", "scores", "score_reasons", "score_evidence",
+                                 "quarter_renewals")}
     finally:
         engine.dispose()
 
@@ -315,7 +341,7 @@ def test_an_empty_run_is_refused(store, store_url):
     with pytest.raises(InvalidRunError, match="at least one account") as caught:
         store.write_run(VERSION, AS_OF, [])
     assert caught.value.http_status == 422
-    assert table_rows(store_url) == {"scoring_runs": 0, "scores": 0, "score_reasons": 0}
+    assert table_rows(store_url) == EMPTY
 
 
 @pytest.mark.parametrize(("book", "message"), [
@@ -332,7 +358,7 @@ def test_a_run_with_bad_rows_is_refused_naming_them(store, store_url, book, mess
     with pytest.raises(InvalidRunError, match="nothing was written") as caught:
         store.write_run(VERSION, AS_OF, book)
     assert message in str(caught.value)
-    assert table_rows(store_url) == {"scoring_runs": 1, "scores": 6, "score_reasons": 6}
+    assert table_rows(store_url) == ONE_RUN
 
 
 def test_a_naive_created_at_is_refused(store):
@@ -359,7 +385,7 @@ def test_a_failure_while_inserting_leaves_no_run_and_no_rows(store, store_url):
             store.write_run(VERSION, later, book)
     finally:
         sa.event.remove(engine, "do_executemany", half_then_fail)
-    assert table_rows(store_url) == {"scoring_runs": 1, "scores": 6, "score_reasons": 6}
+    assert table_rows(store_url) == ONE_RUN
     latest = store.latest_run()
     assert latest is not None and latest.id == kept
     assert store.account("acc-0001") is None
@@ -373,14 +399,16 @@ def test_a_database_error_mid_run_rolls_back_and_says_so(store, store_url, monke
     real = store_module.score_rows
 
     def sneak_in_a_duplicate(*args: Any) -> Any:
-        rows, details = real(*args)
-        return [*rows, dict(rows[0])], details
+        rows, details, evidence = real(*args)
+        return [*rows, dict(rows[0])], details, evidence
 
     monkeypatch.setattr(store_module, "score_rows", sneak_in_a_duplicate)
+    with_evidence = [StoredScore(s.score, s.account, evidence_of(s.account.account_id))
+                     for s in BOOK]
     with pytest.raises(ScoreStoreError, match="nothing was written") as caught:
-        store.write_run(VERSION, AS_OF, BOOK)
+        store.write_run(VERSION, AS_OF, with_evidence, renewals=[due("gone", "churned", 9.0)])
     assert "IntegrityError" in str(caught.value)
-    assert table_rows(store_url) == {"scoring_runs": 0, "scores": 0, "score_reasons": 0}
+    assert table_rows(store_url) == EMPTY
 
 
 def test_ping_says_whether_the_database_answers(store, monkeypatch):
@@ -400,3 +428,36 @@ def test_an_unreachable_database_is_a_clear_error():
     assert "secret" not in message and "Check the URL" in message
     with pytest.raises(ScoreStoreError, match="is not a database URL"):
         ScoreStore("not a url")
+
+
+def test_evidence_and_renewals_are_stored_with_the_run(store, store_url):
+    book = [StoredScore(s.score, s.account, evidence_of(s.account.account_id))
+            if s.account.account_id in ("a1", "a2") else s for s in BOOK]
+    store.write_run(VERSION, AS_OF, book,
+                    renewals=[due("a1", "open", 5_000), due("gone", "churned", 700)])
+    assert table_rows(store_url) == {"scoring_runs": 1, "scores": 6, "score_reasons": 6,
+                                          "score_evidence": 2, "quarter_renewals": 2}
+    found = store.account("a1")
+    assert found is not None and found.evidence == evidence_of("a1")
+    without = store.account("a3")
+    assert without is not None and without.evidence is None
+
+
+@pytest.mark.parametrize(("renewals", "message"), [
+    ([due("a1", "maybe", 10.0)], "renewal outcome must be one of renewed, churned, open"),
+    ([due("a1", "open", 10.0), due("a1", "churned", 10.0)],
+     "account has two renewals in the quarter"),
+    ([due("a1", "open", float("inf"))], "renewal arr must be a finite number >= 0"),
+], ids=["outcome", "twice", "arr"])
+def test_bad_renewals_refuse_the_whole_run(store, store_url, renewals, message):
+    with pytest.raises(InvalidRunError, match="nothing was written") as caught:
+        store.write_run(VERSION, AS_OF, BOOK, renewals=renewals)
+    assert message in str(caught.value)
+    assert table_rows(store_url) == EMPTY
+
+
+def test_evidence_of_another_account_is_refused(store, store_url):
+    book = [StoredScore(BOOK[0].score, BOOK[0].account, evidence_of("a2")), *BOOK[1:]]
+    with pytest.raises(InvalidRunError, match="evidence belongs to another account"):
+        store.write_run(VERSION, AS_OF, book)
+    assert table_rows(store_url) == EMPTY

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import itsdangerous
+import pandas as pd
 import pytest
 from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
@@ -24,6 +26,7 @@ from web_support import (
 
 from serving.api import create_app
 from serving.auth import KeyRing, Principal, Role
+from serving.batch import default_as_of
 from serving.commands import CSV_COLUMNS
 from serving.model_holder import ModelHolder
 from serving.store import ScoreStore
@@ -297,6 +300,38 @@ def test_header_figures_add_up_from_the_api(signed_in):
     assert figures["Accounts at high risk"] == f"{owned_high:,}"
 
 
+def test_quarter_renewals_by_status_match_the_terms_counted_by_hand(signed_in,
+                                                                    simulated_sources):
+    as_of = pd.Timestamp(default_as_of(simulated_sources), tz="UTC")
+    last_day = as_of - pd.Timedelta(days=1)
+    first_month = 3 * ((last_day.month - 1) // 3) + 1
+    start = pd.Timestamp(dt.date(last_day.year, first_month, 1), tz="UTC")
+    end = start + pd.DateOffset(months=3)
+    bands = {a["account_id"]: a["band"] for a in all_api_rows(lambda p: api(signed_in, p), {})}
+    grace = pd.Timedelta(days=30)
+    counts = dict.fromkeys(("renewed", "no_risk", "at_risk", "churned"), 0)
+    known = simulated_sources.subscriptions
+    known = known[known["start_date"] < as_of]
+    for account, terms in known.groupby("account_id"):
+        due = terms[(terms["end_date"] >= start) & (terms["end_date"] < end)]
+        if due.empty:
+            continue
+        term = due.sort_values(["end_date", "start_date"]).iloc[-1]
+        renewed = ((terms["start_date"] > term["start_date"])
+                   & (terms["start_date"] <= term["end_date"] + grace)).any()
+        if renewed:
+            counts["renewed"] += 1
+        elif term["end_date"] + grace <= as_of:
+            counts["churned"] += 1
+        else:
+            counts["no_risk" if bands.get(account) == "low" else "at_risk"] += 1
+    assert sum(counts.values()) > 0 and counts["renewed"] > 0
+    page = signed_in.get("/").text
+    shown = {status: int(n.replace(",", "")) for status, n in re.findall(
+        r'data-status="(\w+)">.*?<strong>([\d,]+)</strong>', page)}
+    assert shown == counts
+
+
 def test_header_figures_link_to_the_accounts_they_count(signed_in):
     owner = api(signed_in, {"per_page": 1})["items"][0]["csm_owner"]
     page = signed_in.get("/", params={"owner": owner, "band": "low", "renewal": "7"}).text
@@ -371,6 +406,27 @@ def test_the_account_page_shows_reasons_history_and_model(signed_in):
     assert f"{round(top['probability'] * 100)}%" in page.text
     for family in detail["families"]:
         assert f'data-family="{family}"' in page.text or family.capitalize() in page.text
+
+
+def test_the_account_page_shows_the_evidence_the_api_gives(signed_in):
+    for item in api(signed_in, {"per_page": 20})["items"]:
+        detail = signed_in.get(f"/v1/accounts/{item['account_id']}",
+                               headers=auth("viewer")).json()
+        if detail["evidence"]["open_tickets"] and detail["evidence"]["last_nps"]:
+            break
+    else:
+        pytest.fail("no account among the top 20 has both open tickets and an NPS answer")
+    evidence = detail["evidence"]
+    assert evidence["as_of"] == detail["as_of"]
+    page = signed_in.get(f"/accounts/{item['account_id']}").text
+    nps = evidence["last_nps"]
+    assert re.search(rf'id="last-nps"><strong>{nps["score"]:g} of 10</strong>', page)
+    tickets = re.search(r'id="open-tickets">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert tickets is not None
+    assert tickets.group(1).count("<tr>") == len(evidence["open_tickets"])
+    for ticket in evidence["open_tickets"]:
+        assert ticket["ticket_id"] in tickets.group(1)
+    assert page.count('<rect class="usage-bar"') == len(evidence["usage"]) == 12
 
 
 def test_an_unknown_account_is_a_404_page(signed_in):
