@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description='File of hashed API keys, one "role:sha256-hex" per line '
                     "(`churnlens keys hash` makes the lines).",
     )
+    session_secret: SecretStr | None = Field(
+        default=None, min_length=32,
+        description="Secret that signs CSM page sessions (32+ characters, e.g. from "
+                    "`openssl rand -hex 32`); set it so sessions survive restarts. When "
+                    "unset, `churnlens serve` draws one per start, shared by its workers.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `churnlens serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `churnlens serve` uses.")
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")

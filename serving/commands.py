@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import secrets
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -190,8 +191,13 @@ def serve(
     from features.settings import get_settings, settings_with
 
     settings = settings_with(host=host, port=port, workers=workers)
-    # Worker processes rebuild settings from the environment; pass the resolved ones on.
+    # Worker processes rebuild settings from the environment; pass the resolved ones on,
+    # with one session secret for all of them (a page session must work on any worker).
     os.environ["CHURNLENS_HOME"] = str(get_settings().home.resolve())
+    if settings.session_secret is None:
+        os.environ["CHURNLENS_SESSION_SECRET"] = secrets.token_hex(32)
+        log.info("CSM page sessions last until the server stops; set "
+                 "CHURNLENS_SESSION_SECRET to keep them across restarts")
     log.info("serving on http://%s:%d with %d worker(s); docs at /docs", settings.host,
              settings.port, settings.workers)
     uvicorn.run("serving.app:app", host=settings.host, port=settings.port,

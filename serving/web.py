@@ -106,7 +106,9 @@ router = APIRouter(route_class=_PageRoute, include_in_schema=False)
 
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Mount the CSM page and its static files on the API's app."""
-    app.state.web = WebPage(_templates(), SessionSigner(),
+    secret = settings.session_secret
+    app.state.web = WebPage(_templates(),
+                            SessionSigner(secret.get_secret_value().encode() if secret else None),
                             Bands(high=settings.band_high, medium=settings.band_medium))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)

@@ -17,9 +17,10 @@ another site cannot act with a signed-in person's session; signing someone in as
 stranger would need the stranger's own viewer key and gives read access only. That is
 enough here, so there are no CSRF tokens.
 
-The signing secret is random per process (`SessionSigner()`): sessions end when the
-server restarts, and with several uvicorn workers a cookie signed by one worker is
-refused by the others, so the page needs a single worker until the secret is a setting.
+The signing secret is the `session_secret` setting. `churnlens serve` draws a random one
+per start when it is unset and hands it to every worker, so a cookie signed by one
+worker is good on all of them; sessions then end when the server restarts. A signer
+built without a secret (tests, one-off apps) draws its own.
 """
 
 from __future__ import annotations

@@ -50,3 +50,11 @@ def test_building_settings_creates_nothing(tmp_path):
     Settings(home=tmp_path / "not-yet")
     assert not (tmp_path / "not-yet").exists()
     assert isinstance(get_settings().home, Path)
+
+
+def test_a_short_session_secret_is_rejected_without_echoing_it(monkeypatch):
+    use_settings(None)
+    monkeypatch.setenv("CHURNLENS_SESSION_SECRET", "hunter2")
+    with pytest.raises(ConfigError, match="CHURNLENS_SESSION_SECRET") as caught:
+        get_settings()
+    assert "hunter2" not in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -58,6 +60,32 @@ def _wait_ready(base: str, process: subprocess.Popen, seconds: float = 90) -> No
     raise AssertionError("server not ready in time")
 
 
+def _sign_in(port: int) -> str:
+    """Sign in on the CSM page with the viewer key; returns the session cookie."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/sign-in",
+                     urllib.parse.urlencode({"key": KEYS["viewer"], "next": "/"}),
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 303, response.status
+        return (response.getheader("Set-Cookie") or "").split(";")[0]
+    finally:
+        conn.close()
+
+
+def _page_status(port: int, cookie: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # a new connection
+    try:
+        conn.request("GET", "/", headers={"Cookie": cookie})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 def test_serve_answers_over_http_and_follows_the_champion_alias(
         simulated_set, simulated_sources, isolated_settings, tmp_path):
     frame, manifest, path = simulated_set
@@ -81,7 +109,7 @@ def test_serve_answers_over_http_and_follows_the_champion_alias(
     env.pop("MLFLOW_TRACKING_URI", None)
     process = subprocess.Popen(
         [sys.executable, "-c", "from serving.cli import main; main()", "serve",
-         "--port", str(port)],
+         "--port", str(port), "--workers", "2"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_ready(base, process)
@@ -93,6 +121,12 @@ def test_serve_answers_over_http_and_follows_the_champion_alias(
         assert status == 200, scored
         assert len(scored["scores"]) == len(batch.example_request["accounts"])
         assert _call(f"{base}/v1/score", "viewer", batch.example_request)[0] == 403
+
+        # A CSM page session works on both workers: each new connection may land on
+        # either, and none is sent back to sign in.
+        cookie = _sign_in(port)
+        assert cookie.startswith("churnlens_session=")
+        assert [_page_status(port, cookie) for _ in range(30)] == [200] * 30
 
         # A person promotes another version; the server notices within a few polls.
         second = run_training(frame, manifest, config, path)
