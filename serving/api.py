@@ -13,10 +13,10 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from features.settings import Settings, get_settings
 from serving.auth import KeyRing, Principal, Role, require
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
+from serving.ranked_pages import RankedPages, jsonable
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
 from serving.store import ListQuery, ScoreStore
 from serving.web import install_web
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.keyring = keyring if keyring is not None else KeyRing.from_settings(settings)
         app.state.store = store if store is not None else ScoreStore(settings.score_store)
+        app.state.pages = RankedPages(app.state.store)
         if holder is not None:
             app.state.holder = holder
         else:
@@ -143,7 +145,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         query = ListQuery(sort=sort, csm_owner=csm_owner, segment=segment, band=band,
                           renewal_within_days=renewal_within_days, page=page,
                           per_page=per_page)
-        return _jsonable(request.app.state.store.ranked(query))
+        return Response(request.app.state.pages.json(query),  # type: ignore[return-value]
+                        media_type="application/json")
 
     @app.get("/v1/accounts/{account_id}", tags=["accounts"])
     def account(request: Request, account_id: Annotated[str, Path(max_length=200)],
@@ -154,7 +157,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
             raise AccountNotFoundError(
                 f"No stored score for account {account_id!r}. Check the id, or run "
                 f"`churnlens score` if the account is new.")
-        return _jsonable(found)
+        return jsonable(found)
 
     @app.get("/v1/model", tags=["model"])
     def model_info(model: Loaded,
@@ -237,23 +240,6 @@ def _score_json(score: RiskScore) -> dict[str, Any]:
         "reasons": [asdict(r) for r in score.reasons],
         "families": dict(score.families),
     }
-
-
-def _jsonable(value: Any) -> Any:
-    """Dataclasses, dates and nested containers as JSON-ready values.
-
-    Walks fields directly: `dataclasses.asdict` deep-copies everything first, which
-    doubled the cost of a page of ranked accounts.
-    """
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
 
 
 def _install_error_handlers(app: FastAPI) -> None:

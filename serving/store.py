@@ -167,6 +167,12 @@ class ScoreStore:
 
     # -- the ranked list ------------------------------------------------------------------
 
+    def position(self, run_id: int | None = None) -> tuple[RunSummary | None, int | None]:
+        """The run a list is on (the newest unless `run_id`) and the id of the run before
+        it; RunNotFoundError for an unknown `run_id`."""
+        with self._reading() as conn:
+            return run_and_previous(conn, run_id)
+
     def ranked(self, query: ListQuery) -> Page:
         """One page of the latest run's accounts (or `query.run_id`'s), ranked and filtered."""
         with self._reading() as conn:

@@ -1,0 +1,62 @@
+"""Ranked pages as JSON: the store's answer, worked out once per run and query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from serving.ranked_pages import RankedPages
+from serving.risk import Bands, Reason, RiskScore
+from serving.store import AccountInfo, ListQuery, StoredScore
+
+JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
+
+
+def book(as_of: dt.date, probabilities: dict[str, float]) -> list[StoredScore]:
+    return [StoredScore(
+        RiskScore(account_id, as_of, p, Bands().band(p), "churnlens", "7",
+                  (Reason("logins_28d", "usage", 3.0, p, "few logins"),), {"usage": p}),
+        AccountInfo(account_id, account_id.upper(), "smb", "ana", 1_000.0,
+                    as_of + dt.timedelta(days=100)))
+        for account_id, p in probabilities.items()]
+
+
+def by_id(body: bytes) -> dict[str, dict]:
+    return {item["account_id"]: item for item in json.loads(body)["items"]}
+
+
+def test_a_page_is_the_stores_answer_and_is_worked_out_once(store, monkeypatch):
+    store.write_run("7", JAN, book(JAN, {"a": 0.5, "b": 0.2, "c": 0.1}))
+    pages = RankedPages(store)
+    query = ListQuery(per_page=2)
+    first = json.loads(pages.json(query))
+    direct = store.ranked(query)
+    assert [i["account_id"] for i in first["items"]] == [i.account_id for i in direct.items]
+    assert (first["total"], first["run"]["id"]) == (3, direct.run.id)
+
+    calls = []
+    real = store.ranked
+    monkeypatch.setattr(store, "ranked", lambda q: calls.append(q) or real(q))
+    assert json.loads(pages.json(query)) == first
+    assert calls == []  # answered from memory
+    pages.json(ListQuery(per_page=2, page=2))
+    assert len(calls) == 1  # another page is another answer
+
+
+def test_a_newer_run_or_an_older_one_inserted_before_changes_the_answer(store):
+    pages = RankedPages(store)
+    store.write_run("7", JAN, book(JAN, {"a": 0.5, "b": 0.2}))
+    store.write_run("7", MAR, book(MAR, {"a": 0.3, "b": 0.4}))
+    on_march = by_id(pages.json(ListQuery()))
+    assert on_march["a"]["delta"] == 0.3 - 0.5
+
+    store.write_run("7", FEB, book(FEB, {"a": 0.1, "b": 0.4}))  # now March's previous run
+    assert by_id(pages.json(ListQuery()))["a"]["delta"] == 0.3 - 0.1
+
+    store.write_run("7", dt.date(2025, 4, 1), book(dt.date(2025, 4, 1), {"c": 0.9}))
+    assert list(by_id(pages.json(ListQuery()))) == ["c"]
+
+
+def test_an_empty_store_has_an_empty_page(store):
+    body = json.loads(RankedPages(store).json(ListQuery()))
+    assert (body["items"], body["total"], body["run"]) == ([], 0, None)
