@@ -3,8 +3,10 @@
 Accounts in segments sign contracts, use the product, open tickets, answer surveys and
 get CSM notes, all driven by a hidden per-account health process with shocks; renewals
 are decided from health near renewal plus unforeseeable churn. The six source tables
-follow the data contract; ``_truth/`` holds what no model may see (true churn
-probability and cause per term, and the shocks).
+follow the data contract; ``_truth/`` holds what no model may see: per term the true
+churn probability at the renewal decision and its cause, the shocks, and per term and
+monthly snapshot date the true risk as of that date (`risk`: what an all-knowing model
+could say then, without the future).
 
     from features.simulator import SimulationConfig, simulate
     summary = simulate(SimulationConfig(n_accounts=1000, seed=7), Path("data"))
@@ -12,7 +14,7 @@ probability and cause per term, and the shocks).
 
 from features.simulator.config import SimulationConfig
 from features.simulator.events import EVENT_TYPES, KEY_FEATURES, LOGIN, SESSION_MINUTES
-from features.simulator.runner import SimulationSummary, simulate, simulate_truth
+from features.simulator.runner import SimulationSummary, Truth, simulate, simulate_truth
 
 __all__ = [
     "EVENT_TYPES",
@@ -21,6 +23,7 @@ __all__ = [
     "SESSION_MINUTES",
     "SimulationConfig",
     "SimulationSummary",
+    "Truth",
     "simulate",
     "simulate_truth",
 ]

@@ -106,6 +106,45 @@ def draw_setup(
     return ContractSetup(months, seats, round(price, 2), plan, auto_renew, start, number)
 
 
+def renewal_logit(
+    config: SimulationConfig,
+    seg: SegmentConfig,
+    setup: ContractSetup,
+    created_day: int,
+    decision_day: int,
+    uplift: float,
+    f: float,
+) -> float:
+    """Annual churn logit of a decision before health: segment, tenure, price, auto-renew.
+
+    ``uplift`` is the list-price increase of a term of ``f`` years. The as-of truth
+    (`features.simulator.risk`) calls this with 0 and integrates the price term itself,
+    because the increase is drawn at the decision.
+    """
+    rc = config.renewal
+    tenure = (decision_day - created_day) / 365.25
+    return (
+        seg.churn_intercept
+        + rc.tenure_coef * math.exp(-tenure / rc.tenure_scale_years)
+        + rc.price_coef * uplift / max(f, 1.0)
+        + (rc.auto_renew_coef if setup.auto_renew else 0.0)
+    )
+
+
+def pending_shocks(
+    config: SimulationConfig, health: Health, consumed: set[int], decision_day: int
+) -> list[int]:
+    """Unforeseeable shocks (indices into ``health.shocks``) that act on a decision: not
+    acted on by an earlier decision, and at most ``window_days`` before this one."""
+    return [
+        i
+        for i, shock in enumerate(health.shocks)
+        if shock.kind in _UNFORESEEABLE
+        and i not in consumed
+        and 0 < decision_day - shock.day <= shock_config(config, shock.kind).window_days
+    ]
+
+
 def _stochastic_round(x: float, u: float) -> int:
     return math.floor(x + u)
 
@@ -143,25 +182,13 @@ def run_terms(
         f = months / 12
         uplift = ec.price_uplift_max * u[k][0] * max(f, 1.0) if u[k][1] < f else 0.0
         z_bar, off = health.window_means(e_day - rc.health_window_days, e_day)
-        tenure = (e_day - created_day) / 365.25
-        base_logit = (
-            seg.churn_intercept
-            + rc.tenure_coef * math.exp(-tenure / rc.tenure_scale_years)
-            + rc.price_coef * uplift / max(f, 1.0)
-            + (rc.auto_renew_coef if setup.auto_renew else 0.0)
-        )
+        base_logit = renewal_logit(config, seg, setup, created_day, e_day, uplift, f)
 
         def p_health(z: float, f: float = f, base_logit: float = base_logit) -> float:
             p_year = 1.0 / (1.0 + math.exp(-(base_logit - rc.health_coef * z)))
             return 1.0 - (1.0 - p_year) ** min(f, 1.0)
 
-        pending = [
-            i
-            for i, shock in enumerate(health.shocks)
-            if shock.kind in _UNFORESEEABLE
-            and i not in consumed
-            and 0 < e_day - shock.day <= shock_config(config, shock.kind).window_days
-        ]
+        pending = pending_shocks(config, health, consumed, e_day)
         q = {i: shock_config(config, health.shocks[i].kind).churn_probability for i in pending}
         p_h = p_health(z_bar)
         p = 1.0 - (1.0 - p_h) * math.prod(1.0 - v for v in q.values())

@@ -37,9 +37,12 @@ class Health:
     """Health of one account on days ``first_day .. last_day`` (array position 0 = first_day)."""
 
     first_day: int
-    z: FloatArray
+    z: FloatArray  # baseline + drift + offsets.sum(axis=0)
     offsets: FloatArray  # (len(SHOCK_TYPES), n): each mechanism's contribution to z
     shocks: tuple[Shock, ...]
+    # the parts of z without shocks, kept so the as-of truth can project health forward
+    baseline: float
+    drift: FloatArray
     # running sums with a leading zero column: window means in O(1) per renewal decision
     _cum: FloatArray = field(init=False, repr=False, compare=False)
 
@@ -48,6 +51,13 @@ class Health:
         cum = np.zeros((stacked.shape[0], stacked.shape[1] + 1))
         np.cumsum(stacked, axis=1, out=cum[:, 1:])
         object.__setattr__(self, "_cum", cum)
+
+    def z_sums(self, lo_day: npt.ArrayLike, hi_day: npt.ArrayLike) -> FloatArray:
+        """Sums of z over days ``[lo_day, hi_day)`` (elementwise), within the simulated
+        days; an empty range sums to 0."""
+        lo = np.asarray(lo_day, dtype=np.int64) - self.first_day
+        hi = np.maximum(np.asarray(hi_day, dtype=np.int64) - self.first_day, lo)
+        return np.asarray(self._cum[0, hi] - self._cum[0, lo], dtype=np.float64)
 
     @property
     def score(self) -> FloatArray:
@@ -126,4 +136,7 @@ def simulate_health(
         offsets[shock.kind, onset:] += shock_profile(shock_config(config, shock.kind), n - onset)
     z = baseline + drift + offsets.sum(axis=0)
     ordered = tuple(sorted(shocks, key=lambda s: (s.day, s.kind)))
-    return Health(first_day=first_day, z=z, offsets=offsets, shocks=ordered)
+    return Health(
+        first_day=first_day, z=z, offsets=offsets, shocks=ordered, baseline=float(baseline),
+        drift=drift,
+    )

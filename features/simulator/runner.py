@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from features.simulator.noise import add_usage_noise
 from features.simulator.notes import simulate_notes
 from features.simulator.population import account_streams, build_population
 from features.simulator.records import NoteRecords, SurveyRecords, TicketRecords, UsageRecords
+from features.simulator.risk import RiskTables, account_risk
 from features.simulator.support import simulate_tickets
 from features.simulator.surveys import simulate_surveys
 from features.simulator.tables import SCHEMAS, TRUTH_SCHEMAS, ChunkTables
@@ -66,22 +68,40 @@ def _chunks(config: SimulationConfig) -> list[tuple[int, int]]:
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
-def simulate_truth(config: SimulationConfig) -> tuple[pa.Table, pa.Table]:
-    """Only the hidden side (truth terms and shocks), identical to a full run's `_truth/`.
+class Truth(NamedTuple):
+    """The hidden side of a run: what `_truth/` holds, as Arrow tables."""
 
-    Much cheaper than `simulate` (no signals), for studying churn rates on many accounts.
+    terms: pa.Table
+    shocks: pa.Table
+    risk_as_of: pa.Table | None  # None when not asked for
+
+
+def simulate_truth(config: SimulationConfig, risk_as_of: bool = True) -> Truth:
+    """Only the hidden side, identical to a full run's `_truth/`.
+
+    Much cheaper than `simulate` (no signals), for studying churn rates on many accounts;
+    ``risk_as_of=False`` also skips the risk at each snapshot date (`risk`), which costs
+    about as much again as the terms.
     """
     world = build_world(config)
-    terms, shocks = [], []
+    risk = RiskTables(config, world.timeline)
+    terms, shocks, as_of = [], [], []
     for lo, hi in _chunks(config):
         dyns = [
             simulate_dynamics(world, i, account_streams(config.seed, i).dynamics)
             for i in range(lo, hi)
         ]
-        _, chunk_terms, chunk_shocks = ChunkTables(world, lo, hi).subscriptions_and_truth(dyns)
+        tables = ChunkTables(world, lo, hi)
+        _, chunk_terms, chunk_shocks = tables.subscriptions_and_truth(dyns)
         terms.append(chunk_terms)
         shocks.append(chunk_shocks)
-    return pa.concat_tables(terms), pa.concat_tables(shocks)
+        if risk_as_of:
+            as_of.append(tables.risk_as_of(dyns, [account_risk(risk, world, d) for d in dyns]))
+    return Truth(
+        pa.concat_tables(terms),
+        pa.concat_tables(shocks),
+        pa.concat_tables(as_of) if risk_as_of else None,
+    )
 
 
 def simulate(
@@ -106,9 +126,10 @@ def simulate(
     truth_paths = {name: out / TRUTH_DIR / f"{name}.parquet" for name in TRUTH_SCHEMAS}
     sinks = {name: TableSink(paths[name], SCHEMAS[name], fmt) for name in SCHEMAS}
     truth = {name: TableSink(truth_paths[name], s, "parquet") for name, s in TRUTH_SCHEMAS.items()}
+    risk = RiskTables(config, world.timeline)
     try:
         for lo, hi in _chunks(config):
-            _simulate_chunk(world, lo, hi, sinks, truth)
+            _simulate_chunk(world, risk, lo, hi, sinks, truth)
             logger.debug("accounts %d-%d written", lo + 1, hi)
             if progress is not None:
                 progress(hi, config.n_accounts)
@@ -137,7 +158,12 @@ def simulate(
 
 
 def _simulate_chunk(
-    world: World, lo: int, hi: int, sinks: dict[str, TableSink], truth: dict[str, TableSink]
+    world: World,
+    risk: RiskTables,
+    lo: int,
+    hi: int,
+    sinks: dict[str, TableSink],
+    truth: dict[str, TableSink],
 ) -> None:
     config = world.config
     dyns: list[AccountDynamics] = []
@@ -167,3 +193,4 @@ def _simulate_chunk(
     sinks["csm_notes"].write(tables.notes(NoteRecords.concat(notes)))
     truth["terms"].write(terms)
     truth["shocks"].write(shocks)
+    truth["risk_as_of"].write(tables.risk_as_of(dyns, [account_risk(risk, world, d) for d in dyns]))

@@ -26,6 +26,7 @@ from features.simulator.events import (
     TICKET_PRIORITIES,
 )
 from features.simulator.records import NoteRecords, SurveyRecords, TicketRecords, UsageRecords
+from features.simulator.risk import AsOfRows
 from features.simulator.texts import COMMENTS, NOTES
 
 TS = pa.timestamp("us", tz="UTC")
@@ -70,6 +71,11 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
         ("next_arr", pa.float64()),
     ]),
     "shocks": pa.schema([("account_id", pa.string()), ("date", TS), ("shock_type", pa.string())]),
+    # one row per term and monthly snapshot date on which it is current (`risk`)
+    "risk_as_of": pa.schema([
+        ("subscription_id", pa.string()), ("account_id", pa.string()), ("as_of", TS),
+        ("p_churn_as_of", pa.float64()),
+    ]),
 }  # fmt: skip
 
 _EVENT_NAMES = pa.array(EVENT_TYPES)
@@ -148,6 +154,28 @@ class ChunkTables:
             pa.Table.from_pydict(sub, schema=SCHEMAS["subscriptions"]),
             pa.Table.from_pydict(truth, schema=TRUTH_SCHEMAS["terms"]),
             pa.Table.from_pydict(shocks, schema=TRUTH_SCHEMAS["shocks"]),
+        )
+
+    def risk_as_of(
+        self, dynamics: Sequence[AccountDynamics], rows: Sequence[AsOfRows]
+    ) -> pa.Table:
+        """Truth at each snapshot date: one `risk.AsOfRows` per account of ``dynamics``."""
+        tl = self.world.timeline
+        account_ids = [self.world.population.account_id[dyn.index] for dyn in dynamics]
+        counts = [len(r.as_of_day) for r in rows]
+        account = np.repeat(np.array(account_ids, dtype=object), counts)
+        numbers = np.concatenate([r.term_number for r in rows]) if rows else np.zeros(0, int)
+        days = np.concatenate([r.as_of_day for r in rows]) if rows else np.zeros(0, int)
+        p = np.concatenate([r.p_churn for r in rows]) if rows else np.zeros(0)
+        subscription = [f"{acc}-S{n:03d}" for acc, n in zip(account, numbers.tolist(), strict=True)]
+        return pa.Table.from_arrays(
+            [
+                pa.array(subscription, type=pa.string()),
+                pa.array(account.tolist(), type=pa.string()),
+                _ts(tl.day_us(days)),
+                pa.array(p, mask=np.isnan(p)),
+            ],
+            schema=TRUTH_SCHEMAS["risk_as_of"],
         )
 
     def usage(self, rec: UsageRecords) -> pa.Table:

@@ -33,4 +33,5 @@ def small_tables(small_run: SimulationSummary) -> dict[str, pd.DataFrame]:
     frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
     frames["truth_terms"] = pd.read_parquet(out / "_truth" / "terms.parquet")
     frames["truth_shocks"] = pd.read_parquet(out / "_truth" / "shocks.parquet")
+    frames["truth_risk_as_of"] = pd.read_parquet(out / "_truth" / "risk_as_of.parquet")
     return frames

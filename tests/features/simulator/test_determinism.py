@@ -25,7 +25,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     simulate(TINY, tmp_path / "a")
     simulate(TINY, tmp_path / "b")
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
-    assert len(a) == 6 + 2 + 1
+    assert len(a) == 6 + 3 + 1  # sources, _truth/ (terms, shocks, risk_as_of), dataset.json
     assert a.keys() == b.keys()
     different = [name for name in a if a[name] != b[name]]
     assert different == []
@@ -43,6 +43,7 @@ def test_different_seed_gives_different_data(tmp_path: Path) -> None:
     simulate(TINY, tmp_path / "a")
     simulate(TINY.model_copy(update={"seed": 6}), tmp_path / "b")
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
-    for name in ("accounts.parquet", "usage_events.parquet", "_truth/terms.parquet"):
+    for name in ("accounts.parquet", "usage_events.parquet", "_truth/terms.parquet",
+                 "_truth/risk_as_of.parquet"):
         assert a[name] != b[name], name
     assert json.loads(b["dataset.json"])["seed"] == 6

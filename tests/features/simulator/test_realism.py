@@ -29,13 +29,15 @@ def _equal_segments() -> SegmentsConfig:
 @pytest.fixture(scope="module")
 def many_terms() -> pd.DataFrame:
     """Truth of 6,000 accounts over three years (truth only: no signals, a few seconds)."""
-    terms, _ = simulate_truth(SimulationConfig(n_accounts=6000, seed=2, segments=_equal_segments()))
+    terms = simulate_truth(
+        SimulationConfig(n_accounts=6000, seed=2, segments=_equal_segments()), risk_as_of=False
+    ).terms
     return terms.to_pandas()
 
 
 @pytest.fixture(scope="module")
 def default_terms() -> pd.DataFrame:
-    terms, _ = simulate_truth(SimulationConfig(n_accounts=3000, seed=3))
+    terms = simulate_truth(SimulationConfig(n_accounts=3000, seed=3), risk_as_of=False).terms
     return terms.to_pandas()
 
 
@@ -69,9 +71,11 @@ def test_some_churn_is_unforeseeable(many_terms: pd.DataFrame) -> None:
 def test_truth_only_run_matches_full_run(
     small_config: SimulationConfig, small_tables: dict[str, pd.DataFrame]
 ) -> None:
-    terms, shocks = simulate_truth(small_config)
+    terms, shocks, risk_as_of = simulate_truth(small_config)
     pd.testing.assert_frame_equal(terms.to_pandas(), small_tables["truth_terms"])
     pd.testing.assert_frame_equal(shocks.to_pandas(), small_tables["truth_shocks"])
+    assert risk_as_of is not None
+    pd.testing.assert_frame_equal(risk_as_of.to_pandas(), small_tables["truth_risk_as_of"])
 
 
 def test_every_shock_type_occurs(small_tables: dict[str, pd.DataFrame]) -> None:
