@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.churnlens-installed
 
-.PHONY: demo test lint typecheck bench clean-workspace help
+.PHONY: demo test lint typecheck bench notebooks clean-workspace help
 
 help:
 	@echo "make demo   set up .venv, simulate a customer base and run churnlens end to end"
 	@echo "make test   set up .venv, then lint, type-check and run the whole test suite"
 	@echo "make bench  run the benchmarks under bench/"
+	@echo "make notebooks  open JupyterLab on notebooks/ (127.0.0.1 only), reading workspace/"
 
 # The virtual environment is built only from the committed lock file.
 $(STAMP): requirements.lock pyproject.toml
@@ -42,6 +43,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# JupyterLab on notebooks/, listening on 127.0.0.1 only. The kernels find the workspace
+# through CHURNLENS_HOME (default: this repository's workspace/, which `make demo` fills)
+# and run this .venv's Python (its kernelspec comes first on JUPYTER_PATH).
+NOTEBOOK_HOME = $${CHURNLENS_HOME:-$(CURDIR)/workspace}
+notebooks: $(STAMP)
+	@test -d "$(NOTEBOOK_HOME)" || echo "notebooks: no workspace at $(NOTEBOOK_HOME) yet; run make demo first"
+	CHURNLENS_HOME="$(NOTEBOOK_HOME)" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
+		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)/notebooks"
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
