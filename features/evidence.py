@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from features.loading import Sources
+from features.spine import timestamps_ns
 
 USAGE_WEEKS = 12
 MAX_OPEN_TICKETS = 10
@@ -205,8 +206,10 @@ def _usage_weeks(usage: pd.DataFrame | None, moment: pd.Timestamp, accounts: pd.
     if usage is None:
         return {}
     starts = _week_starts(moment)
-    recent = usage[(usage["timestamp"] >= starts[0]) & (usage["timestamp"] < moment)
-                   & usage["account_id"].isin(accounts)]
+    stamps = timestamps_ns(usage["timestamp"])
+    in_weeks = np.flatnonzero((stamps >= starts[0].value) & (stamps < moment.value))
+    recent = usage.iloc[in_weeks]  # weeks of rows from here on, not years
+    recent = recent[recent["account_id"].isin(accounts)]
     if recent.empty:
         return {}
     codes, names = pd.factorize(recent["account_id"].astype(str))

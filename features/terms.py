@@ -36,10 +36,8 @@ def term_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
     terms["next_arr"] = next_arr.where(renewed_in_grace).fillna(0.0).where(known)
     terms["renewed"] = renewed
     terms["churned"] = ~renewed
-    terms["resolved_at"] = pd.Series(
-        np.where(renewed_in_grace, terms["next_start"].clip(lower=terms["start_date"]),
-                 deadline), dtype=terms["end_date"].dtype
-    ).where(known)
+    terms["resolved_at"] = (terms["next_start"].clip(lower=terms["start_date"])
+                            .where(renewed_in_grace, deadline).where(known))
     return terms
 
 

@@ -127,10 +127,9 @@ def _account_infos(sources: Sources, ids: pd.Series, arr: pd.Series, renewal: pd
 
     names, segments, owners = text("name"), text("segment"), text("csm_owner")
     arr_values = arr.astype("float64").fillna(0.0).to_numpy()
+    days = [d if pd.notna(d) else None for d in pd.Series(pd.to_datetime(renewal)).dt.date]
     return [
         AccountInfo(account_id=account_id, name=names[i] or account_id, segment=segments[i],
-                    csm_owner=owners[i], arr=float(arr_values[i]),
-                    renewal_date=None if pd.isna(renewal.iloc[i])
-                    else pd.Timestamp(renewal.iloc[i]).date())
+                    csm_owner=owners[i], arr=float(arr_values[i]), renewal_date=days[i])
         for i, account_id in enumerate(ids)
     ]

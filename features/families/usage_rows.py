@@ -8,6 +8,12 @@ or less record nothing and are dropped, as are rows of accounts unknown to the s
 
 Groups are slot-major (`slot * n_accounts + account`): usage exported in account and
 time order then needs only a cheap stable pass by slot to be fully sorted.
+
+No usage feature looks back more than `LOOKBACK_DAYS` from its as_of, except "days since
+the last use", which needs only each group's latest day. So rows older than that before
+the spine's earliest as_of are dropped, except those on their group's latest day: a
+scoring frame at one as_of then works on months of usage, not years, with the same
+features (a test compares both).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from features.spine import Spine, timestamps_ns
 from features.windows import DAY_NS
 
 LOGIN_SLOT, MINUTES_SLOT, FIRST_KEY_SLOT = 0, 1, 2
+LOOKBACK_DAYS = 90  # the longest window of any usage feature (features.families.usage)
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,16 @@ def usage_rows(spine: Spine, usage: pd.DataFrame, key_features: Sequence[str]) -
     del type_codes
     accounts = spine.encode(usage["account_id"])
     keep = (accounts >= 0) & (slots >= 0) & (usage["quantity"].to_numpy() > 0)
+    all_days = timestamps_ns(usage["timestamp"]) // DAY_NS
+    if len(spine):
+        keep = _within_reach(keep, all_days, slots.astype(np.int64) * n_accounts + accounts,
+                             int(spine.as_of_days.min()) - LOOKBACK_DAYS, n_slots * n_accounts)
     kept = np.flatnonzero(keep)
     del keep
     # Stable by slot: rows already in (account, time) order end up in (group, day) order.
     kept = kept[np.argsort(slots[kept], kind="stable")]
-    days = timestamps_ns(usage["timestamp"])[kept] // DAY_NS
+    days = all_days[kept]
+    del all_days
     accounts = accounts[kept]
     slots = slots[kept]
     groups = slots.astype(np.int64) * n_accounts + accounts
@@ -86,3 +98,17 @@ def usage_rows(spine: Spine, usage: pd.DataFrame, key_features: Sequence[str]) -
     login_users = login_accounts * max(len(user_names), 1) + user_codes[has_user]
     return UsageRows(n_slots, n_accounts, groups, days, amounts, login_accounts,
                       login_users, days[login][has_user])
+
+
+def _within_reach(keep: np.ndarray, days: np.ndarray, groups: np.ndarray, first_day: int,
+                  n_groups: int) -> np.ndarray:
+    """The rows of `keep` some feature can see: on or after `first_day`, or on the latest
+    day of their group before it (for "days since the last use")."""
+    recent = days >= first_day
+    old = keep & ~recent
+    if not old.any():
+        return keep
+    latest = np.full(n_groups, np.iinfo(np.int64).min)
+    np.maximum.at(latest, groups[old], days[old])
+    old[old] = days[old] == latest[groups[old]]
+    return (keep & recent) | old

@@ -102,6 +102,19 @@ def test_scoring_frame_equals_the_training_rows_of_that_date(sources, frame):
     pd.testing.assert_frame_equal(late_in_day, expected)
 
 
+@pytest.mark.parametrize("as_of", ["2023-06-01", "2024-06-01", "2024-12-01"])
+def test_scoring_frame_at_any_date_equals_the_training_rows_of_that_date(sources, frame,
+                                                                          as_of):
+    """One as_of reads only the usage in reach of its windows (and each event type's last
+    use before them); the features are still those of a training set spanning all dates."""
+    moment = pd.Timestamp(as_of, tz="UTC")
+    usage = sources.tables["usage_events"]
+    assert (usage["timestamp"] < moment - pd.Timedelta(days=120)).any()
+    expected = frame[frame["as_of"] == moment].reset_index(drop=True)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(build_scoring_frame(sources, moment.date()), expected)
+
+
 def test_weekly_grid_and_grace_days_reach_the_spine(sources):
     weekly = build_training_set(sources, TrainingSetSpec(start="2024-01-01", end="2024-03-01",
                                                          freq="weekly", grace_days=0))
