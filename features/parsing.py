@@ -25,6 +25,8 @@ MAX_EXAMPLES = 5
 # Kinds whose text is parsed once per distinct value when it comes as strings.
 TEXT_KINDS = frozenset({Kind.ID, Kind.TEXT, Kind.CATEGORY})
 TIMESTAMP_DTYPE = "datetime64[ns, UTC]"
+_EARLIEST = pd.Timestamp.min.tz_localize("UTC")  # the range of TIMESTAMP_DTYPE
+_LATEST = pd.Timestamp.max.tz_localize("UTC")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 
@@ -145,7 +147,9 @@ def to_utc(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize("UTC").astype(TIMESTAMP_DTYPE)
     text = values.astype("str").str.strip()
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    return parsed.astype(TIMESTAMP_DTYPE)
+    # Years such as -3 or 1 parse but do not fit nanoseconds: unparseable, like any typo.
+    representable = parsed.isna() | ((parsed >= _EARLIEST) & (parsed <= _LATEST))
+    return parsed.where(representable).astype(TIMESTAMP_DTYPE)
 
 
 def _to_bool(values: pd.Series) -> pd.Series:

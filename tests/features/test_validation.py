@@ -53,6 +53,8 @@ CASES = [
     ("unparseable-date", _set("usage_events", "timestamp", 2, "03/04/2023"),
      ["usage_events.timestamp: values that are not a valid timestamp", "row 3: '03/04/2023'",
       "ISO 8601"]),
+    ("year-out-of-range", _set("usage_events", "timestamp", 1, "-3"),
+     ["usage_events.timestamp: values that are not a valid timestamp", "row 2: '-3'"]),
     ("unparseable-number", _set("subscriptions", "arr", 1, "$1,500"),
      ["subscriptions.arr: values that are not a valid float", "row 2: '$1,500'",
       "no currency signs"]),
