@@ -6,6 +6,7 @@ Commands parse options and call library functions; heavy imports stay inside the
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,8 @@ import typer
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from training.evaluation import Evaluation
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ def train(config: ConfigOption = None, training_set: TrainingSetOption = None) -
                    f"PR AUC {ev.metric(scorer, 'pr_auc'):.3f}  "
                    f"lift@10% {ev.metric(scorer, 'lift_at_10'):.2f}  "
                    f"ECE {ev.metric(scorer, 'ece'):.3f}")
-    if ev.oracle_auc == ev.oracle_auc:
-        typer.echo(f"  oracle        ROC AUC {ev.oracle_auc:.3f} (true probabilities)")
+    for line in _oracle_lines(ev):
+        typer.echo(line)
     typer.echo(f"  gate: {outcome.decision.reason}")
     typer.echo(f"Report: {outcome.report_dir / 'report.md'}")
     typer.echo(_ui_hint())
@@ -75,23 +78,47 @@ def evaluate(
     Prints its metrics overall, per segment and per days-to-renewal bucket.
     """
     from training.config import load_config
-    from training.evaluation import evaluate as evaluate_rows
+    from training.evaluation import ORACLES
+    from training.pipeline import evaluate_with_truth, load_truth
     from training.registry import load_version, parse_model_uri
     from training.splits import plan_splits
     from training.tracking import mlflow_client
 
     train_config = load_config(config)
-    frame, _, path = _training_set(training_set)
+    frame, manifest, path = _training_set(training_set)
     version, alias = parse_model_uri(model_uri)
     model, number = load_version(mlflow_client(), version, alias or "champion")
     split = plan_splits(frame, train_config.split.model_copy(update={"backtest_folds": 0}))[0]
     test = frame.iloc[split.test]
-    result = evaluate_rows(test.reset_index(drop=True), {"model": model.predict_proba(test)})
+    result = evaluate_with_truth(test.reset_index(drop=True),
+                                 {"model": model.predict_proba(test)}, load_truth(manifest))
     typer.echo(f"Model version {number} on {path}")
     typer.echo(f"  test {split.test_start.date()} .. {split.test_end.date()}: "
                f"{len(test):,} rows, {int(test['churned'].astype(bool).sum()):,} churned")
     table = result.table.drop(columns="scorer")
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for line in _oracle_lines(result):
+        typer.echo(line)
+    if not result.oracles.empty:
+        by_slice = result.oracles.pivot_table(index=["slice", "value"], columns="oracle",
+                                              values="roc_auc", sort=False)
+        by_slice = by_slice.rename(columns=ORACLES)[[ORACLES[o] for o in ORACLES
+                                                     if o in by_slice.columns]]
+        typer.echo("Oracle ROC AUC per slice, on the same rows:")
+        typer.echo(by_slice.to_string(float_format=lambda v: f"{v:.3f}"))
+    for note in result.notes:
+        typer.echo(f"  note: {note}")
+
+
+def _oracle_lines(evaluation: Evaluation) -> list[str]:
+    """Both oracles' ROC AUC on the test rows (simulated data only), said for what they
+    know: at as_of is the best a model can do, at decision knows the months after."""
+    from training.evaluation import ORACLES
+
+    hints = {"as_of": "best achievable: true risk given the world before as_of",
+             "at_decision": "true probability at renewal; no model at as_of can reach it"}
+    return [f"  {label:<38} ROC AUC {evaluation.oracle(name):.3f} ({hints[name]})"
+            for name, label in ORACLES.items() if math.isfinite(evaluation.oracle(name))]
 
 
 def models() -> None:

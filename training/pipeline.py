@@ -4,6 +4,10 @@ For every split the model and both baselines are fitted on the same rows and sco
 the same later test rows, so the comparison is fair. The model that ships is the one of
 the cutoff split: its test rows lie after everything it learnt from, and its numbers are
 the ones reported and compared with the champion.
+
+On simulated sources the simulator's `_truth/` gives the oracles on the same test rows
+(see `training.evaluation`): each term's churn probability at its renewal decision, and
+each snapshot's risk at its as_of.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +26,7 @@ from features.catalog import CATALOG_VERSION, feature
 from features.spine import IDENTITY_COLUMNS
 from training.baselines import HealthScoreBaseline, LogisticBaseline
 from training.config import TrainConfig
-from training.evaluation import Evaluation, backtest_summary, evaluate
+from training.evaluation import ORACLES, Evaluation, backtest_summary, evaluate
 from training.fit import fit_model, labels
 from training.model import ChurnRiskModel
 from training.splits import NotEnoughDataError, TimeSplit, plan_splits
@@ -66,18 +72,49 @@ class TrainingResult:
         return all(model > ev.metric(b, metric) for b in SCORERS if b != "model")
 
 
+@dataclass(frozen=True)
+class Truth:
+    """The simulator's hidden truth about the rows of a training set.
+
+    `terms`: subscription_id, p_churn (at the renewal decision). `as_of`: subscription_id,
+    as_of, p_churn_as_of (the risk given the world before as_of), or None for simulated
+    data written before the simulator kept it.
+    """
+
+    terms: pd.DataFrame
+    as_of: pd.DataFrame | None = None
+
+
+TRUTH_DIR = "_truth"
+
+
+def load_truth(manifest: dict[str, Any]) -> Truth | None:
+    """The truth of the training set's sources, when they were simulated; else None."""
+    location = manifest.get("sources", {}).get("location", "")
+    directory = Path(location) / TRUTH_DIR
+    if not location or not (directory / "terms.parquet").is_file():
+        return None
+    terms = pd.read_parquet(directory / "terms.parquet", columns=["subscription_id", "p_churn"])
+    as_of_path = directory / "risk_as_of.parquet"
+    as_of = (pd.read_parquet(as_of_path, columns=["subscription_id", "as_of", "p_churn_as_of"])
+             if as_of_path.is_file() else None)
+    return Truth(terms, as_of)
+
+
 def model_features(frame: pd.DataFrame) -> list[str]:
     """The training set's feature columns, in file (catalog) order."""
     return [c for c in frame.columns if c not in IDENTITY_COLUMNS]
 
 
 def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
-                       truth: pd.DataFrame | None = None) -> TrainingResult:
+                       truth: Truth | pd.DataFrame | None = None) -> TrainingResult:
     """Fit and evaluate on the cutoff split and every backtest fold.
 
-    `truth` (the simulator's `_truth/terms`, optional) gives each subscription's true
-    churn probability, for the oracle AUC on the same test rows.
+    `truth` (from `load_truth`, optional) gives the oracles on the same test rows; a
+    bare frame of `_truth/terms` gives the oracle at decision only.
     """
+    if isinstance(truth, pd.DataFrame):
+        truth = Truth(truth)
     features = model_features(frame)
     families = {name: feature(name).family for name in features}
     splits = plan_splits(frame, config.split)
@@ -105,7 +142,7 @@ def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
 
 def _fit_split(frame: pd.DataFrame, split: TimeSplit, features: list[str],
                families: Mapping[str, str], config: TrainConfig,
-               truth: pd.DataFrame | None) -> SplitResult:
+               truth: Truth | None) -> SplitResult:
     model = fit_model(frame, split, features, families, CATALOG_VERSION, config)
     train, valid, test = (frame.iloc[split.train], frame.iloc[split.validation],
                           frame.iloc[split.test])
@@ -121,20 +158,51 @@ def _fit_split(frame: pd.DataFrame, split: TimeSplit, features: list[str],
     }
     keep = [c for c in (*IDENTITY_COLUMNS, *SLICE_COLUMNS) if c in test.columns]
     rows = test[keep].reset_index(drop=True)
-    evaluation = evaluate(rows, scores, _oracle(rows, truth))
+    evaluation = evaluate_with_truth(rows, scores, truth)
     log.info("%s: test ROC AUC model %.3f, health score %.3f, logistic %.3f%s", split.name,
              *(evaluation.metric(s, "roc_auc") for s in SCORERS),
-             "" if math.isnan(evaluation.oracle_auc)
-             else f", oracle {evaluation.oracle_auc:.3f}")
+             "".join(f", {label} {evaluation.oracle(name):.3f}"
+                     for name, label in ORACLES.items()
+                     if math.isfinite(evaluation.oracle(name))))
     contributions = pd.Series(
         np.abs(model.explain(test).contributions).mean(axis=0), index=list(model.contract.names)
     ).sort_values(ascending=False)
     return SplitResult(split, model, rows, scores, evaluation, contributions)
 
 
-def _oracle(rows: pd.DataFrame, truth: pd.DataFrame | None) -> np.ndarray | None:
-    """The true churn probability of each row's term, when the data is simulated."""
-    if truth is None or "p_churn" not in truth:
-        return None
-    p = truth.drop_duplicates("subscription_id").set_index("subscription_id")["p_churn"]
-    return rows["subscription_id"].astype(str).map(p).astype("float64").to_numpy()
+def evaluate_with_truth(rows: pd.DataFrame, scores: dict[str, np.ndarray],
+                        truth: Truth | None) -> Evaluation:
+    """`evaluate` plus, when `truth` is given, both oracles on the same rows."""
+    at_decision, as_of, note = oracle_probabilities(rows, truth)
+    evaluation = evaluate(rows, scores, at_decision, as_of)
+    if note:
+        evaluation.notes.append(note)
+    return evaluation
+
+
+def oracle_probabilities(rows: pd.DataFrame, truth: Truth | None
+                         ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """Each row's true churn probability at decision and at its as_of, and a note when
+    the as-of truth does not cover every row (then it is not used)."""
+    if truth is None or "p_churn" not in truth.terms:
+        return None, None, ""
+    p = truth.terms.drop_duplicates("subscription_id").set_index("subscription_id")["p_churn"]
+    at_decision = rows["subscription_id"].astype(str).map(p).astype("float64").to_numpy()
+    if truth.as_of is None or "as_of" not in rows:
+        return at_decision, None, ""
+    keys = ["subscription_id", "as_of"]
+    table = truth.as_of[[*keys, "p_churn_as_of"]].drop_duplicates(keys).assign(
+        subscription_id=lambda t: t["subscription_id"].astype(str),
+        as_of=lambda t: pd.to_datetime(t["as_of"], utc=True).dt.as_unit("ns"))
+    wanted = pd.DataFrame({
+        "subscription_id": rows["subscription_id"].astype(str).reset_index(drop=True),
+        "as_of": pd.to_datetime(rows["as_of"], utc=True).dt.as_unit("ns").reset_index(drop=True),
+    })
+    as_of = wanted.merge(table, on=keys, how="left")["p_churn_as_of"].to_numpy(np.float64)
+    missing = int(np.isnan(as_of).sum())
+    if not missing:
+        return at_decision, as_of, ""
+    return at_decision, None, (
+        f"The simulator's as-of truth covers {len(as_of) - missing:,} of {len(as_of):,} "
+        "test rows (it is kept for the monthly snapshot grid), so the oracle at as_of is "
+        "left out.")

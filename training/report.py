@@ -3,7 +3,9 @@
 The report is what a person reads before trusting a new model, so it answers the
 product's quality bar directly: does the model beat the health score and the logistic
 regression on the same out-of-time rows, is it calibrated, how far is it from the best
-achievable (oracle) AUC, and does it hold per segment and for the accounts renewing soon.
+achievable AUC (the oracle at as_of, on simulated data; the oracle at decision, which
+knows the future, is shown beside it), and does it hold per segment and for the accounts
+renewing soon.
 Lift and recall at the top of the list come next to AUC because a CSM works a ranked list.
 
 Plots use matplotlib's object API with an Agg canvas, imported when a report is written:
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from training.evaluation import Evaluation
+from training.evaluation import ORACLES, Evaluation
 from training.metrics import HIGHER_IS_BETTER, METRICS, lift_at
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ SCORER_LABELS = {"model": "Model", "health_score": "Health score",
                  "logistic": "Logistic regression"}
 # Column headers of the wide slice tables.
 SCORER_SHORT = {"model": "Model", "health_score": "Health", "logistic": "Logistic"}
+ORACLE_TITLES = {name: label[0].upper() + label[1:] for name, label in ORACLES.items()}
+ORACLE_SHORT = {"as_of": "Oracle at as_of", "at_decision": "Oracle at decision"}
 METRIC_LABELS = {
     "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "log_loss": "Log loss", "brier": "Brier",
     "ece": "ECE", "lift_at_10": "Lift @10%", "lift_at_20": "Lift @20%",
@@ -184,13 +188,31 @@ def _headline(evaluation: Evaluation) -> list[str]:
     lines += ["", "Bold marks the best scorer per metric; ↑ higher is better, ↓ lower is "
               "better. Lift, recall and churned ARR are for the top 10% or 20% of the list "
               "ranked by score.", "", verdict(evaluation)]
-    if math.isfinite(evaluation.oracle_auc):
-        model_auc = evaluation.metric("model", "roc_auc")
-        gap = (f"; the model is {evaluation.oracle_auc - model_auc:.3f} below it"
+    return [*lines, *_oracle_lines(evaluation)]
+
+
+def _oracle_lines(evaluation: Evaluation) -> list[str]:
+    """The two oracles on the same rows, each said for what it knows; nothing without."""
+    as_of, decision = evaluation.oracle_auc_as_of, evaluation.oracle_auc_at_decision
+    model_auc = evaluation.metric("model", "roc_auc")
+    lines: list[str] = []
+    if math.isfinite(as_of):
+        gap = (f"; the model is {as_of - model_auc:.3f} below it"
                if math.isfinite(model_auc) else "")
-        lines += ["", f"Oracle ROC AUC: {format_metric('roc_auc', evaluation.oracle_auc)}, "
-                  "the best achievable on these rows (ranking by each term's true churn "
-                  f"probability, known to the simulator){gap}."]
+        lines += ["", f"{ORACLE_TITLES['as_of']} ROC AUC: {format_metric('roc_auc', as_of)}, "
+                  "the best achievable on these rows: ranking by each snapshot's true churn "
+                  "risk given everything the simulator knew before its as_of (hidden health, "
+                  "and the shocks so far, including budget cuts and acquisitions that leave "
+                  f"almost no trace in the data){gap}."]
+    if math.isfinite(decision):
+        lines += ["", f"{ORACLE_TITLES['at_decision']} ROC AUC: "
+                  f"{format_metric('roc_auc', decision)}: ranking by each term's true churn "
+                  "probability at its renewal decision, which depends on health and shocks "
+                  "after the snapshot, so no model at as_of can reach it."]
+        if not math.isfinite(as_of):
+            lines += ["", "The simulated data carries no risk at each snapshot date (it was "
+                      "simulated before the simulator kept it), so the gap to the best "
+                      "achievable model is not measured; simulate it again to get it."]
     return lines
 
 
@@ -244,15 +266,21 @@ def _slices(evaluation: Evaluation) -> list[str]:
         if part.empty:
             lines += [f"_The test rows carry no {column.lower()}._", ""]
             continue
+        oracles = [o for o in ORACLE_TITLES
+                   if ((evaluation.oracles["oracle"] == o)
+                       & (evaluation.oracles["slice"] == name)).any()]  # fmt: skip
         header = [column, "Rows", "Churned",
                   *(f"{METRIC_LABELS.get(m, m)} · {SCORER_SHORT.get(s, _scorer_label(s))}"
-                    for m in SLICE_METRICS for s in scorers)]
+                    for m in SLICE_METRICS for s in scorers),
+                  *(f"ROC AUC · {ORACLE_SHORT[o]}" for o in oracles)]
         body = []
         for value in dict.fromkeys(part["value"]):
             first = part[part["value"] == value].iloc[0]
             body.append([str(value), f"{int(first['rows']):,}", f"{int(first['churned']):,}",
                          *(format_metric(m, evaluation.metric(s, m, name, value))
-                           for m in SLICE_METRICS for s in scorers)])
+                           for m in SLICE_METRICS for s in scorers),
+                         *(format_metric("roc_auc", evaluation.oracle(o, name, value))
+                           for o in oracles)])
         lines += [*_table(header, body), ""]
     return lines
 

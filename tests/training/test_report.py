@@ -53,11 +53,14 @@ CONTEXT = {"Training set": "tiny.parquet", "Split": "cutoff 2024-06-01",
 CONTRIBUTIONS = pd.Series(np.linspace(0.5, 0.01, 25), index=[f"feature_{i}" for i in range(25)])
 
 
-def _evaluation(model_is_good: bool = True, oracle: bool = True, seed: int = 0
-                ) -> tuple[Evaluation, np.ndarray, dict[str, np.ndarray]]:
+def _evaluation(model_is_good: bool = True, oracle: bool = True, seed: int = 0,
+                as_of: bool = True) -> tuple[Evaluation, np.ndarray, dict[str, np.ndarray]]:
     rows, p = _rows(seed)
     scores = _scores(p, model_is_good, seed + 1)
-    evaluation = evaluate(rows, scores, p if oracle else None)
+    # the risk at as_of: the decision-time probability blurred by what was still to come
+    p_as_of = np.clip(p + np.random.default_rng(seed + 2).normal(0, 0.05, len(p)), 0, 1)
+    evaluation = evaluate(rows, scores, p if oracle else None,
+                          p_as_of if oracle and as_of else None)
     evaluation.notes.append("Only 1 of 3 backtest folds fit in the history.")
     return evaluation, rows["churned"].to_numpy(dtype=np.float64), scores
 
@@ -132,8 +135,30 @@ def test_context_notes_and_oracle_appear(good):
     text = path.read_text(encoding="utf-8")
     assert "- **Split:** cutoff 2024-06-01" in text
     assert "- Only 1 of 3 backtest folds fit in the history." in text
-    assert f"Oracle ROC AUC: {evaluation.oracle_auc:.3f}" in text
-    assert "best achievable on these rows" in text
+    as_of, decision = evaluation.oracle_auc_as_of, evaluation.oracle_auc_at_decision
+    model = evaluation.metric("model", "roc_auc")
+    assert f"Oracle at as_of ROC AUC: {as_of:.3f}, the best achievable on these rows" in text
+    assert f"the model is {as_of - model:.3f} below it." in text
+    assert f"Oracle at decision (knows the future) ROC AUC: {decision:.3f}" in text
+    assert "no model at as_of can reach it" in text
+
+
+def test_slice_tables_show_both_oracles_per_value(good):
+    path, evaluation = good
+    section = path.read_text(encoding="utf-8").split("## By days to renewal")[1]
+    assert "| ROC AUC · Oracle at as_of | ROC AUC · Oracle at decision |" in section
+    for value in ("0-90", "91-180", "181+"):
+        assert _table_row(section, value)[-2:] == [
+            f"{evaluation.oracle(o, 'days_to_renewal', value):.3f}"
+            for o in ("as_of", "at_decision")]
+
+
+def test_without_as_of_truth_the_decision_oracle_is_not_called_the_best():
+    evaluation, _, _ = _evaluation(as_of=False)
+    text = render_markdown(evaluation, pd.DataFrame(), CONTRIBUTIONS, CONTEXT)
+    assert "Oracle at decision (knows the future) ROC AUC" in text
+    assert "the best achievable on these rows" not in text and "Oracle at as_of" not in text
+    assert "gap to the best achievable model is not measured" in text
 
 
 def test_says_when_the_model_beats_both_baselines(good):
@@ -182,7 +207,7 @@ def test_slice_tables_have_one_row_per_value_with_counts(good):
 
 def test_empty_backtest_and_missing_oracle_are_said_plainly():
     text, evaluation = _markdown(model_is_good=True, oracle=False)
-    assert math.isnan(evaluation.oracle_auc)
+    assert math.isnan(evaluation.oracle_auc) and evaluation.oracles.empty
     assert "Oracle" not in text and "nan" not in text.lower()
     assert "No backtest folds" in text
 

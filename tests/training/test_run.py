@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 def _truth(manifest):
-    from training.run import _truth as read_truth
+    from training.pipeline import load_truth
 
-    return read_truth(manifest)
+    return load_truth(manifest)
 
 
 def _alias(client, alias: str) -> str:
@@ -50,10 +50,32 @@ def test_model_beats_both_baselines_out_of_time_and_is_calibrated(simulated_set)
         assert model["roc_auc"] > ev.metric(baseline, "roc_auc"), baseline
         assert model["lift_at_10"] > ev.metric(baseline, "lift_at_10"), baseline
     assert model["ece"] < 0.05
-    # The oracle (true probabilities) bounds what any model can do on these rows.
-    assert model["roc_auc"] < ev.oracle_auc
+    # The oracle at as_of (the true risk given the world before each snapshot) bounds what
+    # any model can do on these rows; the one at decision also knows the months after.
+    assert model["roc_auc"] < ev.oracle_auc_as_of < ev.oracle_auc_at_decision
+    assert ev.oracle_auc == ev.oracle_auc_as_of
     assert len(result.folds) >= 1
     assert set(result.backtest["scorer"]) == {"model", "health_score", "logistic"}
+
+
+def test_the_oracle_at_as_of_ranks_by_the_simulators_risk_at_each_snapshot(simulated_set):
+    from sklearn.metrics import roc_auc_score
+
+    frame, manifest, _ = simulated_set
+    result = train_and_evaluate(frame, _config(), _truth(manifest))
+    rows = result.cutoff.rows
+    truth_dir = Path(manifest["sources"]["location"]) / "_truth"
+    as_of = pd.read_parquet(truth_dir / "risk_as_of.parquet")
+    as_of["as_of"] = as_of["as_of"].dt.as_unit("ns")
+    merged = rows.merge(as_of, on=["subscription_id", "as_of"], how="left",
+                        validate="one_to_one")
+    assert merged["p_churn_as_of"].notna().all()  # every labelled test row has its truth
+    y = rows["churned"].astype(bool)
+    ev = result.cutoff.evaluation
+    assert math.isclose(ev.oracle_auc_as_of, roc_auc_score(y, merged["p_churn_as_of"]))
+    terms = pd.read_parquet(truth_dir / "terms.parquet")
+    decision = rows.merge(terms, on="subscription_id", how="left")["p_churn"]
+    assert math.isclose(ev.oracle_auc_at_decision, roc_auc_score(y, decision))
 
 
 def test_every_test_row_lies_after_every_label_the_model_learnt_from(simulated_set):
@@ -157,6 +179,7 @@ def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
     report = next(ln for ln in trained.out.splitlines() if ln.startswith("Report: "))
     assert Path(report.removeprefix("Report: ")).is_file()
     assert "mlflow ui --backend-store-uri sqlite:///" in trained.out
+    assert re.search(r"oracle at decision \(knows the future\)\s+ROC AUC 0\.\d{3}", trained.out)
 
     listed = run_cli("models")
     assert listed.code == 0
@@ -167,6 +190,10 @@ def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
     assert judged.code == 0, judged.err
     auc = re.search(r"^\s*all\s+all\s+\d+\s+\d+\s+([\d.]+)", judged.out, re.MULTILINE)
     assert auc is not None and float(auc.group(1)) > 0.7
+    as_of = re.search(r"oracle at as_of\s+ROC AUC (0\.\d{3})", judged.out)
+    decision = re.search(r"oracle at decision \(knows the future\)\s+ROC AUC (0\.\d{3})",
+                         judged.out)
+    assert as_of and decision and float(auc.group(1)) < float(as_of.group(1))
 
     bad = run_cli("evaluate", "--model-uri", "runs:/abc/model", "--training-set", path)
     assert bad.code != 0 and "models:/churnlens@ALIAS" in bad.err
