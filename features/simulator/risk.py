@@ -33,8 +33,8 @@ It is the best any model could say at as_of, and it is exact for the simulator's
 ``prod(1 - q)`` over shocks before as_of is known; for future shocks it rides on ``X`` as
 a weight (the expectation of ``(1 - p_health) * prod(1 - q)`` needs their joint law). The
 list-price increase is drawn at the decision, so its logit term ``price_coef *
-price_uplift_max * U`` (with probability ``min(years, 1)``) is integrated with 3-point
-Gauss-Legendre.
+price_uplift_max * U`` (with probability ``min(years, 1)``) is integrated: in closed
+form for terms of a year or more, else with 3-point Gauss-Legendre.
 
 The law of ``B * G + X`` is computed exactly, not sampled: on a grid of step
 `GRID_STEP` in ``z_bar``, its characteristic function is ``exp(sum lambda * (w *
@@ -44,14 +44,18 @@ and ``E[1 - p]`` is its dot product with ``1 - p_health``. A shock's mean offset
 only on its distance in days to the decision and on the window's length, so the Poisson
 exponent of every "shocks on the last m days" is tabulated once per run (`RiskTables`)
 and a row only looks one up. Jumps are split linearly between the two nearest grid
-points (their mean is exact); the grid reaches 7.7 below and 2.5 above ``A`` (mass
-outside it, several severe shocks in one window, would wrap around and is negligible).
+points (their mean is exact); the grid (`Grid`, 256 points by default) reaches 7.7
+below ``A`` and 5.5 drift standard deviations above it (mass outside it, several severe
+shocks in one window, would wrap around and is negligible).
 
 Nothing here draws random numbers, so the sources and the decision-time truth are the
 same bytes as without it, and the result is deterministic. Terms whose decision lies
 after the simulated window have no ``p`` and get no ``p_as_of`` either (null).
 The baseline is treated as known from the account's first day (a fixed trait of the
-account, not an event), like the segment and the contract.
+account, not an event), like the segment and the contract. The oracle also knows the
+budget cuts and acquisitions that already happened: part of the world before as_of,
+though by design they leave almost no trace in the source tables, so it stays out of
+any model's reach on the rows they act on.
 """
 
 from __future__ import annotations
@@ -73,8 +77,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 GRID_STEP = 0.04  # latent-health units of z_bar per grid point
-GRID_SIZE = 256
-GRID_ABOVE = 64  # grid points at x >= 0; the other 192 hold x < 0 (shocks only lower z)
+GRID_BELOW = 7.68  # reach below A: shocks only lower z_bar (at least 3 of the worst)
+GRID_ABOVE_SDS = 5.5  # reach above A in drift standard deviations (at least 2.56)
 _ONBOARDING = SHOCK_TYPES.index("poor_onboarding")
 _ACQUIRED = SHOCK_TYPES.index("acquired")
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(3)
@@ -99,22 +103,39 @@ def snapshot_days(timeline: Timeline) -> IntArray:
     return np.asarray(days, dtype=np.int64)
 
 
-def _grid_x() -> FloatArray:
-    j = np.arange(GRID_SIZE)
-    return GRID_STEP * np.where(j < GRID_ABOVE, j, j - GRID_SIZE).astype(np.float64)
+@dataclass(frozen=True)
+class Grid:
+    """A circular grid of ``size`` points ``GRID_STEP`` apart: the first ``above`` hold
+    x = 0, step, ..., the rest the negative x (an FFT's layout)."""
 
+    size: int
+    above: int
 
-def _binned(x: FloatArray, weight: FloatArray) -> FloatArray:
-    """Each value of ``x`` as ``weight`` split linearly between its two grid points."""
-    t = x / GRID_STEP
-    j0 = np.floor(t)
-    frac = t - j0
-    out = np.zeros((len(x), GRID_SIZE))
-    rows = np.arange(len(x))
-    lo = j0.astype(np.int64) % GRID_SIZE
-    np.add.at(out, (rows, lo), weight * (1 - frac))
-    np.add.at(out, (rows, (lo + 1) % GRID_SIZE), weight * frac)
-    return out
+    @classmethod
+    def for_config(cls, config: SimulationConfig) -> Grid:
+        """Wide enough for the future drift (its window mean has a standard deviation of at
+        most ``drift_sd``) above, and for several of the worst shocks below."""
+        worst = max(shock_config(config, k).drop for k in range(len(SHOCK_TYPES)))
+        above = math.ceil(max(2.56, GRID_ABOVE_SDS * config.health.drift_sd) / GRID_STEP)
+        below = math.ceil(max(GRID_BELOW, 3 * worst) / GRID_STEP)
+        return cls(size=1 << math.ceil(math.log2(above + below)), above=above)
+
+    @property
+    def x(self) -> FloatArray:
+        j = np.arange(self.size)
+        return GRID_STEP * np.where(j < self.above, j, j - self.size).astype(np.float64)
+
+    def binned(self, x: FloatArray, weight: FloatArray) -> FloatArray:
+        """Each value of ``x`` as ``weight`` split linearly between its two grid points."""
+        t = x / GRID_STEP
+        j0 = np.floor(t)
+        frac = t - j0
+        out = np.zeros((len(x), self.size))
+        rows = np.arange(len(x))
+        lo = j0.astype(np.int64) % self.size
+        np.add.at(out, (rows, lo), weight * (1 - frac))
+        np.add.at(out, (rows, (lo + 1) % self.size), weight * frac)
+        return out
 
 
 @dataclass(frozen=True)
@@ -157,8 +178,10 @@ class RiskTables:
             if k not in (_ONBOARDING, _ACQUIRED) and self.daily_rate[k] > 0
         ]  # fmt: skip
         self.poisson_rate = float(self.daily_rate[self.poisson_kinds].sum())
-        self.omega = 2 * np.pi * np.arange(GRID_SIZE // 2 + 1) / (GRID_SIZE * GRID_STEP)
-        self.x = _grid_x()
+        self.space = Grid.for_config(config)
+        size = self.space.size
+        self.omega = 2 * np.pi * np.arange(size // 2 + 1) / (size * GRID_STEP)
+        self.x = self.space.x
         self.grid = snapshot_days(timeline)
         self._poisson: dict[int, npt.NDArray[np.complex128]] = {}
         self._acquired: dict[int, npt.NDArray[np.complex128]] = {}
@@ -177,9 +200,9 @@ class RiskTables:
     def _table(self, kinds: list[int], rates: FloatArray, n: int) -> npt.NDArray[np.complex128]:
         longest = self.config.n_days if n == self.window else n
         m = np.arange(1, longest + 1)
-        hist = np.zeros((longest + 1, GRID_SIZE))
+        hist = np.zeros((longest + 1, self.space.size))
         for kind, rate in zip(kinds, rates, strict=True):
-            hist[1:] += _binned(self.jump(kind, m, n), rate * self.weight(kind, m))
+            hist[1:] += self.space.binned(self.jump(kind, m, n), rate * self.weight(kind, m))
         return np.fft.rfft(np.cumsum(hist, axis=0), axis=1)
 
     def poisson(self, n: int) -> npt.NDArray[np.complex128]:
@@ -196,7 +219,8 @@ class RiskTables:
 
     def one_jump(self, kind: int, m: IntArray, n: int) -> npt.NDArray[np.complex128]:
         """Fourier transform of one shock ``m`` days before the decision, weighted."""
-        return np.fft.rfft(_binned(self.jump(kind, m, n), self.weight(kind, m)), axis=1)
+        return np.fft.rfft(self.space.binned(self.jump(kind, m, n), self.weight(kind, m)),
+                           axis=1)
 
 
 def _stay(y: FloatArray, power: float, kappa: float) -> FloatArray:
@@ -319,7 +343,7 @@ def _risk(
         for row in np.flatnonzero(a == first).tolist():  # onboarding may still go wrong
             jump = tables.one_jump(_ONBOARDING, horizon[row : row + 1], int(n_w[row]))
             cf[row] *= 1 - share + share * jump[0]
-    mass = np.fft.irfft(cf, n=GRID_SIZE, axis=1)
+    mass = np.fft.irfft(cf, n=tables.space.size, axis=1)
 
     # 1 - p_health on the grid, with the price increase integrated
     power = min(dyn.contracts.setup.months / 12, 1.0)  # also the chance of an increase

@@ -80,8 +80,8 @@ def simulate_truth(config: SimulationConfig, risk_as_of: bool = True) -> Truth:
     """Only the hidden side, identical to a full run's `_truth/`.
 
     Much cheaper than `simulate` (no signals), for studying churn rates on many accounts;
-    ``risk_as_of=False`` also skips the risk at each snapshot date (`risk`), which costs
-    about as much again as the terms.
+    ``risk_as_of=False`` also skips the risk at each snapshot date (`risk`), which adds
+    about half to the cost of the terms and shocks.
     """
     world = build_world(config)
     risk = RiskTables(config, world.timeline)
