@@ -206,7 +206,7 @@ def _oracle_lines(evaluation: Evaluation) -> list[str]:
                   f"almost no trace in the data){gap}."]
     if math.isfinite(decision):
         lines += ["", f"{ORACLE_TITLES['at_decision']} ROC AUC: "
-                  f"{format_metric('roc_auc', decision)}: ranking by each term's true churn "
+                  f"{format_metric('roc_auc', decision)}, ranking by each term's true churn "
                   "probability at its renewal decision, which depends on health and shocks "
                   "after the snapshot, so no model at as_of can reach it."]
         if not math.isfinite(as_of):
