@@ -171,6 +171,7 @@ def _texts(notebook: nbformat.NotebookNode) -> str:
         for output in cell.get("outputs", []):
             out.append(output.get("text", ""))
             out.append(output.get("data", {}).get("text/plain", ""))
+            out.append(output.get("data", {}).get("text/markdown", ""))
     return "\n".join(out)
 
 
@@ -195,3 +196,5 @@ def test_notebook_runs_on_a_simulated_workspace(name, kernel_environment, tmp_pa
         finally:
             use_settings(None)
         assert len(versions) == 2, "the notebook's run adds a second model version"
+        assert "Oracle at as_of: ROC AUC" in _texts(notebook), \
+            "on simulated data the notebook reports the oracle on the same rows"
