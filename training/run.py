@@ -23,7 +23,7 @@ import pandas as pd
 from features.settings import get_settings
 from training.config import TrainConfig
 from training.metrics import METRICS, evaluate_scores
-from training.pipeline import SCORERS, TrainingResult, train_and_evaluate
+from training.pipeline import SCORERS, TrainingResult, load_truth, train_and_evaluate
 from training.registry import (
     PromotionDecision,
     champion_version,
@@ -55,7 +55,7 @@ class RunOutcome:
 def run_training(frame: pd.DataFrame, manifest: dict[str, Any], config: TrainConfig,
                  training_set: Path, report_dir: Path | None = None) -> RunOutcome:
     """Train on a training set, log the run, register the model and apply the gate."""
-    truth = _truth(manifest)
+    truth = load_truth(manifest)
     result = train_and_evaluate(frame, config, truth)
     trained_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     model = result.model
@@ -91,15 +91,6 @@ def run_training(frame: pd.DataFrame, manifest: dict[str, Any], config: TrainCon
     if decision.promote:
         promote(client, version)
     return RunOutcome(run.info.run_id, version, decision, result, report_dir)
-
-
-def _truth(manifest: dict[str, Any]) -> pd.DataFrame | None:
-    """The simulator's per-term truth, when the sources were simulated."""
-    location = manifest.get("sources", {}).get("location", "")
-    path = Path(location) / "_truth" / "terms.parquet"
-    if location and path.is_file():
-        return pd.read_parquet(path, columns=["subscription_id", "p_churn"])
-    return None
 
 
 def _context(manifest: dict[str, Any], path: Path, result: TrainingResult,
@@ -152,7 +143,8 @@ def _metrics(result: TrainingResult) -> dict[str, float]:
             out[f"backtest.{row['scorer']}.{metric}_mean"] = float(row[f"{metric}_mean"])
             out[f"backtest.{row['scorer']}.{metric}_std"] = float(row[f"{metric}_std"])
     if not math.isnan(ev.oracle_auc):
-        out["test.oracle.roc_auc"] = ev.oracle_auc
+        out["test.oracle.roc_auc"] = ev.oracle_auc  # the bound: at as_of when the truth has it
+    out.update(ev.oracle_metrics())  # test.oracle_as_of.roc_auc, test.oracle_at_decision.roc_auc
     out["test.rows"] = float(len(result.cutoff.rows))
     return {k: v for k, v in out.items() if not math.isnan(v)}
 

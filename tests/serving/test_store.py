@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 import serving.store as store_module
+from features.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from features.readers import engine_url
 from serving.risk import Bands, Reason, RiskScore
-from features.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from serving.store import (
     AccountInfo,
     InvalidQueryError,

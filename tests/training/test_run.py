@@ -132,6 +132,10 @@ def test_train_registers_a_champion_that_plain_mlflow_pyfunc_serves(simulated_se
     assert math.isclose(run.data.metrics["test.model.roc_auc"],
                         outcome.result.cutoff.evaluation.metric("model", "roc_auc"))
     assert {"split.test_months", "lightgbm.num_leaves"} <= set(run.data.params)
+    ev = outcome.result.cutoff.evaluation
+    assert math.isclose(run.data.metrics["test.oracle_as_of.roc_auc"], ev.oracle_auc_as_of)
+    assert math.isclose(run.data.metrics["test.oracle_at_decision.roc_auc"],
+                        ev.oracle_auc_at_decision)
     artifacts = {a.path for a in client.list_artifacts(outcome.run_id, "report")}
     assert {"report/report.md", "report/roc.png", "report/calibration.png"} <= artifacts
 
@@ -180,6 +184,8 @@ def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
     assert Path(report.removeprefix("Report: ")).is_file()
     assert "mlflow ui --backend-store-uri sqlite:///" in trained.out
     assert re.search(r"oracle at decision \(knows the future\)\s+ROC AUC 0\.\d{3}", trained.out)
+    assert re.search(r"oracle at as_of\s+ROC AUC 0\.\d{3}", trained.out)
+    assert "Oracle at as_of ROC AUC" in Path(report.removeprefix("Report: ")).read_text()
 
     listed = run_cli("models")
     assert listed.code == 0
