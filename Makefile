@@ -51,7 +51,8 @@ NOTEBOOK_HOME = $${CHURNLENS_HOME:-$(CURDIR)/workspace}
 notebooks: $(STAMP)
 	@test -d "$(NOTEBOOK_HOME)" || echo "notebooks: no workspace at $(NOTEBOOK_HOME) yet; run make demo first"
 	CHURNLENS_HOME="$(NOTEBOOK_HOME)" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
-		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)/notebooks"
+		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)/notebooks" \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
