@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from serving.ranked_pages import RankedPages
 from serving.risk import Bands, Reason, RiskScore
 from serving.store import AccountInfo, ListQuery, StoredScore
@@ -60,3 +62,28 @@ def test_a_newer_run_or_an_older_one_inserted_before_changes_the_answer(store):
 def test_an_empty_store_has_an_empty_page(store):
     body = json.loads(RankedPages(store).json(ListQuery()))
     assert (body["items"], body["total"], body["run"]) == ([], 0, None)
+
+
+def test_a_known_page_is_remembered_without_io_while_the_newest_run_is_fresh(
+        store, monkeypatch):
+    import serving.ranked_pages as module
+
+    now = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    pages = RankedPages(store)
+    store.write_run("7", JAN, book(JAN, {"a": 0.5, "b": 0.2}))
+    query = ListQuery()
+    assert pages.remembered(query) is None  # nothing asked yet
+    body = pages.json(query)
+    monkeypatch.setattr(store, "position", lambda run_id=None: pytest.fail("I/O"))
+    assert pages.remembered(query) == body
+    assert pages.remembered(ListQuery(page=2)) is None  # not worked out yet
+    assert pages.remembered(ListQuery(run_id=1)) is None  # a pinned run asks the store
+    now[0] += module.FRESH_SECONDS + 0.1
+    assert pages.remembered(query) is None  # one caller is sent to ask for the newest run
+    assert pages.remembered(query) == body  # the others keep the answer meanwhile
+    monkeypatch.undo()
+
+    store.write_run("7", FEB, book(FEB, {"c": 0.9}))
+    assert list(by_id(pages.json(query))) == ["c"]
+    assert list(by_id(pages.remembered(query) or b"")) == ["c"]
