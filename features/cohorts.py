@@ -20,24 +20,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES
 from features.loading import Sources
 from features.terms import term_outcomes
 
 log = logging.getLogger(__name__)
 
 DAYS_PER_MONTH = 365.25 / 12
-ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
 
 CohortFreq = Literal["Y", "Q"]
-
-
-def history_start(sources: Sources) -> pd.Timestamp:
-    """The first moment the sources record: the earliest activity record, else the
-    earliest term start (a contracts-only export is taken to hold the whole history)."""
-    starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
-              if (frame := sources.get(name)) is not None and len(frame)]
-    return pd.Timestamp(min(starts) if starts else sources.subscriptions["start_date"].min())
 
 
 def account_lifetimes(accounts: pd.DataFrame, subscriptions: pd.DataFrame,
@@ -118,9 +108,9 @@ def signup_cohort_retention(sources: Sources, freq: CohortFreq = "Y", grace_days
     accounts remain observed: past that, one loss moves it by 10% or more.
     """
     lifetimes = account_lifetimes(sources.accounts, sources.subscriptions, sources.data_end,
-                                  history_start(sources), grace_days)
+                                  sources.history_start(), grace_days)
     log.info("%d accounts seen from signup (created on or after %s)", len(lifetimes),
-             history_start(sources).date())
+             sources.history_start().date())
     months = np.arange(max_months + 1)
     rows = []
     cohorts = lifetimes["signup"].dt.tz_localize(None).dt.to_period(freq).astype(str)

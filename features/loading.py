@@ -23,6 +23,8 @@ from features.validation import check_accounts_known, check_not_after, check_val
 
 log = logging.getLogger(__name__)
 
+ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
+
 
 @dataclass
 class Sources:
@@ -40,6 +42,18 @@ class Sources:
     @property
     def subscriptions(self) -> pd.DataFrame:
         return self.tables["subscriptions"]
+
+    def history_start(self) -> pd.Timestamp:
+        """The first moment the sources record: the earliest activity record, else the
+        earliest term start (a contracts-only export is taken to hold the whole history).
+
+        Contracts often reach back years before the activity tables do (a CRM migration,
+        usage tracking switched on later); sparse tables such as surveys start late by
+        chance, so the earliest activity record counts, not the latest.
+        """
+        starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
+                  if (frame := self.tables.get(name)) is not None and len(frame)]
+        return pd.Timestamp(min(starts) if starts else self.subscriptions["start_date"].min())
 
     def get(self, name: str) -> pd.DataFrame | None:
         """An optional table, or None when the source does not have it."""

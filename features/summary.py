@@ -3,7 +3,10 @@
 Retention is measured per calendar year on the accounts paying at its start: logo churn
 is the share no longer paying at its end, GRR their ARR kept (expansion capped at each
 account's starting ARR) and NRR their ARR at the end over their ARR at the start.
-Only years the data covers in full are reported; when none is, the trailing 12 months.
+Only years the data covers in full are reported, counted from the month its activity
+history starts (`Sources.history_start`): contracts that reach back further show only the
+few customers of those years who were still customers later, not the base of the time.
+When no year is covered, the trailing 12 months.
 """
 
 from __future__ import annotations
@@ -55,17 +58,27 @@ def summarize(sources: Sources, grace_days: int = 30) -> SourceSummary:
         tables=pd.DataFrame(rows),
         segments=segment.value_counts().sort_index(),
         terms=counts,
-        retention=retention_by_period(terms, segment, sources.data_end, grace_days),
+        retention=retention_by_period(terms, segment, sources.data_end, grace_days,
+                                      covered_from=sources.history_start()),
         data_end=sources.data_end,
         warnings=sources.warnings,
     )
 
 
 def retention_by_period(terms: pd.DataFrame, segment: pd.Series, data_end: pd.Timestamp,
-                        grace_days: int = 30) -> list[Retention]:
-    """Logo churn, GRR and NRR per covered year, overall and per segment."""
+                        grace_days: int = 30, covered_from: pd.Timestamp | None = None
+                        ) -> list[Retention]:
+    """Logo churn, GRR and NRR per covered year, overall and per segment.
+
+    Years count from the first term's start, or from the first day of the month of
+    `covered_from` when that is later.
+    """
+    first = terms["start_date"].min()
+    if covered_from is not None:
+        month = pd.Timestamp(covered_from).normalize().replace(day=1)
+        first = max(first, month)
     out: list[Retention] = []
-    for label, begin, end in _periods(terms["start_date"].min(), data_end):
+    for label, begin, end in _periods(first, data_end):
         before = arr_at(terms, begin, grace_days)
         after = arr_at(terms, end, grace_days).reindex(before.index, fill_value=0.0)
         groups = segment.reindex(before.index).fillna("(none)")

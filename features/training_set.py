@@ -17,7 +17,6 @@ from collections.abc import Sequence
 import pandas as pd
 
 from features.build import build_features, resolve_key_features
-from features.contract import TABLES
 from features.loading import Sources
 from features.spec import TrainingSetSpec, check_as_of
 from features.spine import build_spine
@@ -44,21 +43,16 @@ def build_training_set(sources: Sources, spec: TrainingSetSpec,
 # The longest look-back window of any feature: snapshots earlier than this after the
 # start of activity history would read "no activity" where there is only no data.
 LONGEST_WINDOW = pd.Timedelta(days=90)
-ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
 
 
 def default_start(sources: Sources) -> pd.Timestamp:
     """The first as_of whose feature windows all lie within the recorded history.
 
-    Contracts often reach back years before the activity tables do (a CRM migration,
-    usage tracking switched on later). History starts with the earliest activity record
-    (sparse tables such as surveys start late by chance, so the earliest, not the
-    latest, start counts); the first snapshot comes a full look-back window after that.
+    History starts at `Sources.history_start` (the earliest activity record); the first
+    snapshot comes a full look-back window after that.
     """
     first_term = sources.subscriptions["start_date"].min()
-    starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
-              if (frame := sources.get(name)) is not None and len(frame)]
-    history = min(starts) if starts else first_term
+    history = sources.history_start()
     start = max(first_term, history + LONGEST_WINDOW)
     log.info("snapshots start at %s: activity history starts %s, feature windows reach "
              "back %d days", start.date(), history.date(), LONGEST_WINDOW.days)

@@ -62,3 +62,22 @@ def test_less_than_a_year_of_data_reports_no_retention(tiny_dir):
     assert retention_by_period(terms, segment, short_end) == []
     assert [r.period for r in retention_by_period(terms, segment, sources.data_end)][:1] == [
         "2023"]
+
+
+def test_retention_starts_with_the_activity_history_not_older_contracts(make_sources):
+    def edit(tables: dict[str, pd.DataFrame]) -> None:
+        old = pd.DataFrame({"subscription_id": ["S0"], "account_id": ["A2"],
+                            "start_date": ["2021-03-01"], "end_date": ["2023-03-01"],
+                            "arr": ["90000"], "seats": ["120"], "plan": ["enterprise"],
+                            "auto_renew": ["no"]})
+        tables["subscriptions"] = pd.concat([old, tables["subscriptions"]],
+                                            ignore_index=True)
+
+    sources = load_sources(make_sources(edit))
+    # usage starts 2023-01-05: years before 2023 hold only A2's old contract
+    assert sources.history_start() == pd.Timestamp("2023-01-05 00:00", tz="UTC")
+    assert {r.period for r in summarize(sources).retention} == {"2023", "2024"}
+    terms = term_outcomes(sources.subscriptions, sources.data_end)
+    segment = sources.accounts.set_index("account_id")["segment"].astype("str")
+    assert [r.period for r in retention_by_period(terms, segment, sources.data_end)][:1] == [
+        "2022"]  # without the history start, the contract's years would count
