@@ -85,7 +85,8 @@ class Truth:
     as_of: pd.DataFrame | None = None
 
 
-TRUTH_DIR = "_truth"
+TRUTH_DIR = "_truth"  # as the simulator writes it (features.simulator.runner), not imported:
+# that would load the whole simulator with every training run
 
 
 def load_truth(manifest: dict[str, Any]) -> Truth | None:
