@@ -69,7 +69,7 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
     for lo in range(0, len(frame), CHUNK):
         hi = min(lo + CHUNK, len(frame))
         scores += explain_matrix(model, version, matrix[lo:hi], records[lo:hi], pairs[lo:hi],
-                                 bands, num_threads=2)
+                                 bands, num_threads=2, all_contributions=True)
         log.info("scored %d of %d accounts", hi, len(frame))
     ids = frame["account_id"].astype(str)
     infos = _account_infos(sources, ids, frame["arr"], frame["term_end"])

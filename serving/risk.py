@@ -68,6 +68,10 @@ class RiskScore:
     model_version: str
     reasons: tuple[Reason, ...]
     families: Mapping[str, float] = field(default_factory=dict)
+    # Every feature's contribution but the zeros (features no tree of the model uses),
+    # when asked for: batch runs store it, so "the driver that moved most" compares all
+    # features, not only each run's top reasons.
+    contributions: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ def score_requests(model: ChurnRiskModel, version: str, requests: Sequence[Scori
 def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
                    values: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, dt.date]],
                    bands: Bands = Bands(), top: int = TOP_REASONS,
-                   num_threads: int = 1) -> list[RiskScore]:
+                   num_threads: int = 1, all_contributions: bool = False) -> list[RiskScore]:
     """Scores for an encoded matrix; `values` gives each row's raw feature values for the
-    sentences, `keys` its (account_id, as_of)."""
+    sentences, `keys` its (account_id, as_of). `all_contributions` fills each score's
+    `contributions` with every feature's."""
     explanation = model.explain_matrix(matrix, num_threads=num_threads)
     # TreeSHAP contributions plus the bias are the raw score: no second booster pass.
     raw = explanation.contributions.sum(axis=1) + explanation.bias
@@ -117,6 +122,8 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
             band=bands.band(float(probability[i])), model_name=MODEL_NAME,
             model_version=version, reasons=reasons,
             families={f: float(v[i]) for f, v in sorted(by_family.items())},
+            contributions=({n: c for n, c in zip(names, contrib.tolist(), strict=True) if c}
+                           if all_contributions else {}),
         ))
     return out
 

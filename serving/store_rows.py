@@ -123,6 +123,8 @@ def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
                          f"{key}: {account.renewal_date!r}")
         if not all(_finite(r.contribution) for r in score.reasons):
             problems.add("reason contributions must be finite numbers", str(key))
+        if not all(_finite(v) for v in score.contributions.values()):
+            problems.add("feature contributions must be finite numbers", str(key))
         if not all(_finite(v) for v in score.families.values()):
             problems.add("family contributions must be finite numbers", str(key))
         if stored.evidence is not None and stored.evidence.account_id != key:
@@ -136,7 +138,9 @@ def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
             "csm_owner": account.csm_owner, "arr": arr, "renewal_date": account.renewal_date,
             "probability": probability, "band": score.band, "arr_at_risk": probability * arr,
             "top_reason": score.reasons[0].text if score.reasons else None,
-            "drivers": {r.feature: float(r.contribution) for r in score.reasons},
+            "drivers": ({f: float(c) for f, c in score.contributions.items()}
+                        if score.contributions
+                        else {r.feature: float(r.contribution) for r in score.reasons}),
         })
         details.append({
             "account_id": key, "reasons": [reason_json(r) for r in score.reasons],

@@ -3,7 +3,8 @@
 The same schema serves SQLite and PostgreSQL. `scores` is narrow, since the ranked list
 counts and filters a whole run of it: the account facts, the probability, ARR at risk
 (stored, so both sort orders walk an index), the first reason's text and `drivers`, the
-reasons' contributions by feature (what "moved most" compares). The full reasons and the
+non-zero contribution of every feature (what "moved most" compares; older runs hold only
+their reasons'). The full reasons and the
 family contributions are JSON in `score_reasons`, read only for one account's detail, as
 is the evidence behind them (last NPS, open tickets, weekly usage) in `score_evidence`.
 `quarter_renewals` holds, per run, each account's renewal due in the run's quarter and its

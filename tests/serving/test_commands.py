@@ -7,6 +7,7 @@ import json
 import stat
 
 import pytest
+import sqlalchemy as sa
 
 from serving.auth import KeyRing, Role
 from serving.store import ListQuery, ScoreStore
@@ -54,6 +55,16 @@ def test_score_then_rank_and_export(champion, simulated_set, run_cli, isolated_s
     assert [r["account_id"] for r in rows[:len(page.items)]] == [
         a.account_id for a in page.items]
     assert all(r["band"] == "high" for r in rows)
+
+    # The run keeps every non-zero contribution for "moved most", not only the reasons.
+    engine = sa.create_engine(isolated_settings.score_store)
+    try:
+        with engine.connect() as conn:
+            widths = [len(json.loads(d) if isinstance(d, str) else d) for (d,) in conn.execute(
+                sa.text("SELECT drivers FROM scores LIMIT 50"))]
+    finally:
+        engine.dispose()
+    assert max(widths) > 5
 
 
 def test_score_without_a_champion_says_what_to_do(run_cli, tiny_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
@@ -460,4 +461,31 @@ def test_evidence_of_another_account_is_refused(store, store_url):
     book = [StoredScore(BOOK[0].score, BOOK[0].account, evidence_of("a2")), *BOOK[1:]]
     with pytest.raises(InvalidRunError, match="evidence belongs to another account"):
         store.write_run(VERSION, AS_OF, book)
+    assert table_rows(store_url) == EMPTY
+
+
+def test_moved_most_compares_every_stored_contribution_not_only_the_reasons(store):
+    january, february = dt.date(2025, 1, 1), dt.date(2025, 2, 1)
+
+    def with_contributions(stored: StoredScore, contributions: dict[str, float]
+                           ) -> StoredScore:
+        return StoredScore(dataclasses.replace(stored.score, contributions=contributions),
+                           stored.account)
+
+    # "tenure" never makes the top reasons (it lowers the risk) but moves most.
+    store.write_run(VERSION, january, [with_contributions(
+        scored("acme", 0.30, as_of=january, reasons=[reason("tickets", 0.5)]),
+        {"tickets": 0.5, "tenure": -0.1})])
+    store.write_run(VERSION, february, [with_contributions(
+        scored("acme", 0.35, as_of=february, reasons=[reason("tickets", 0.6)]),
+        {"tickets": 0.6, "tenure": -0.9})])
+    (item,) = store.ranked(ListQuery()).items
+    assert (item.moved_most, item.moved_most_change) == ("tenure", pytest.approx(-0.8))
+
+
+def test_non_finite_contributions_refuse_the_run(store, store_url):
+    bad = StoredScore(dataclasses.replace(BOOK[0].score, contributions={"x": float("nan")}),
+                      BOOK[0].account)
+    with pytest.raises(InvalidRunError, match="feature contributions must be finite"):
+        store.write_run(VERSION, AS_OF, [bad, *BOOK[1:]])
     assert table_rows(store_url) == EMPTY
