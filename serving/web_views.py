@@ -413,10 +413,10 @@ def usage_trend(weeks: Sequence[UsageWeek], width: int = 240, height: int = 48) 
     bars = [UsageBar(round(i * slot + 1, 1), round(height - height * v / peak, 1),
                      round(height * v / peak, 1), w.week_start, v)
             for i, (w, v) in enumerate(zip(weeks, values, strict=True))]
-    quarter = max(1, len(values) // 3)
+    span = max(1, len(values) // 3)  # a third of the weeks at each end
     return UsageTrend("active users" if users else "logins", bars, width, height,
-                      round(max(slot - 2, 1), 1), quarter, _mean(values[:quarter]),
-                      _mean(values[-quarter:]))
+                      round(max(slot - 2, 1), 1), span, _mean(values[:span]),
+                      _mean(values[-span:]))
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -152,3 +152,25 @@ def test_session_tokens_and_redirect_targets():
     assert safe_next("/accounts/A1?back=%2F") == "/accounts/A1?back=%2F"
     for outside in (None, "", "https://x.example/", "//x.example", "/\\x.example", "x"):
         assert safe_next(outside) == "/"
+
+
+def test_usage_trend_averages_a_third_of_the_weeks_at_each_end():
+    import datetime as dt
+
+    from features.evidence import UsageWeek
+    from serving.web_views import quarter_label, usage_trend
+
+    start = dt.date(2025, 10, 6)
+    users = [10, 10, 10, 10, 8, 8, 8, 8, 5, 5, 5, 5]
+    weeks = [UsageWeek(start + dt.timedelta(weeks=i), n, 2.0 * n, 9.0 * n)
+             for i, n in enumerate(users)]
+    trend = usage_trend(weeks, width=240, height=50)
+    assert (trend.measure, trend.span, trend.first, trend.last) == ("active users", 4, 10, 5)
+    assert trend.change == -50.0
+    assert [b.height for b in trend.bars][:5] == [50.0, 50.0, 50.0, 50.0, 40.0]
+    assert trend.bars[1].x == 21.0  # 240 / 12 = 20 per week, 1 apart
+    no_users = usage_trend([UsageWeek(start, None, 3.0, 4.0), UsageWeek(start, None, 0.0, 0.0)])
+    assert (no_users.measure, no_users.first, no_users.last, no_users.change) == (
+        "logins", 3.0, 0.0, -100.0)
+    assert quarter_label(dt.date(2025, 10, 1)) == "Q4 2025"
+    assert quarter_label(dt.date(2026, 1, 1)) == "Q1 2026"
