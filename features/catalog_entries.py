@@ -8,6 +8,7 @@ Read `features.catalog` for what each field means and the template rules. Names 
 from __future__ import annotations
 
 from features.catalog_types import Feature
+from features.note_topics import TOPIC_WORDS
 
 _USAGE, _TICKETS, _SURVEYS, _NOTES = "usage_events", "tickets", "surveys", "csm_notes"
 
@@ -74,6 +75,15 @@ USAGE: tuple[Feature, ...] = (
            "Active users in the last 28 days over the current term's licensed seats; "
            "missing when seats are unknown.",
            "{active_users_28d} of {seats} licensed seats active in the last 28 days "
+           "({value:pct})"),
+    _usage("active_users_90d", "int32", "users", "lower",
+           "Distinct users who logged in during the 90 days before as_of (logins without "
+           "user_id are not counted).",
+           "{value} active users in the last 90 days"),
+    _usage("license_utilisation_90d", "float64", "share", "lower",
+           "Active users in the last 90 days over the current term's licensed seats: the "
+           "slower-moving read of adoption; missing when seats are unknown.",
+           "{active_users_90d} of {seats} licensed seats active in the last 90 days "
            "({value:pct})"),
     _usage("minutes_per_active_user_28d", "float64", "minutes", "lower",
            "Session minutes per active user over the last 28 days; missing without users.",
@@ -165,6 +175,16 @@ SENTIMENT: tuple[Feature, ...] = (
     _sentiment("days_since_csm_note", _NOTES, "float64", "days", "higher",
                "Days since the CSM's latest sentiment note; missing when none.",
                "The CSM's last note was {value} days ago"),
+    _sentiment("csm_sentiment_mean_365d", _NOTES, "float64", "red=0 .. green=2", "lower",
+               "Mean sentiment of the CSM's notes in the 365 days before as_of, on red=0, "
+               "yellow=1, green=2; missing when none.",
+               "The CSM's notes of the last year averaged {value:.1f} on a scale of red 0, "
+               "yellow 1, green 2"),
+    *(_sentiment(f"days_since_{topic}_note", _NOTES, "float64", "days", "lower",
+                 f"Days since the latest CSM note naming {words} (phrases in "
+                 "features.note_topics); missing when no note did.",
+                 f"The CSM noted {words} {{value}} days ago")
+      for topic, words in TOPIC_WORDS.items()),
 )
 
 

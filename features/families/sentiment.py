@@ -1,5 +1,8 @@
 """Sentiment features: NPS and relationship CSAT from surveys, and the CSM's read.
 
+The CSM's read is both the sentiment of the notes (the latest, its change, the mean over a
+year) and the churn-precursor events the notes name (`features.note_topics`).
+
 Surveys and CSM notes are separate optional tables, so each has its own function: a
 source without csm_notes still gets its survey features. When two answers (or notes) of
 one account share a timestamp, the lower score (sentiment) counts as the earlier, so the
@@ -13,6 +16,7 @@ import pandas as pd
 
 from features.catalog_entries import NPS_CATEGORIES, SENTIMENTS
 from features.contract import NPS_KIND
+from features.note_topics import topic_flags
 from features.spine import Spine, timestamps_ns
 from features.windows import DAY_NS, EventIndex
 
@@ -73,8 +77,19 @@ def compute_notes(spine: Spine, notes: pd.DataFrame) -> pd.DataFrame:
     index = EventIndex(accounts[known], times, tiebreak=np.nan_to_num(codes, nan=-1))
     latest, previous = index.latest(queries), index.latest(queries, nth=2)
     now = index.take(codes, latest)
-    return pd.DataFrame({
+    rated = ~np.isnan(codes)
+    year = 365 * DAY_NS
+    count = index.total(rated.astype(np.float64), queries, year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(count > 0, index.total(np.where(rated, codes, 0.0), queries, year)
+                        / count, np.nan)
+    out = {
         "csm_sentiment_latest": _categorical(now, SENTIMENTS),
         "csm_sentiment_change": now - index.take(codes, previous),
         "days_since_csm_note": index.elapsed(queries, latest) / DAY_NS,
-    })
+        "csm_sentiment_mean_365d": mean,
+    }
+    for topic, flags in topic_flags(notes["text"][known]).items():
+        about = EventIndex(accounts[known][flags], times[flags])
+        out[f"days_since_{topic}_note"] = about.elapsed(queries, about.latest(queries)) / DAY_NS
+    return pd.DataFrame(out)

@@ -21,6 +21,7 @@ from features.windows import DistinctCounter, EventIndex, Queries
 
 WINDOWS = (7, 28, 90)
 MONTH = 28
+QUARTER = 90  # the longest window (usage_rows.LOOKBACK_DAYS)
 # Account-days below which a dense bincount finds active days faster than hashing.
 _DENSE_CELLS = 200_000_000
 
@@ -86,11 +87,13 @@ def _activity(rows: UsageRows, days: Queries, seats: pd.Series, minutes: np.ndar
     """Distinct active days, users and key features; utilisation and minutes per user."""
     accounts = rows.groups % rows.n_accounts
     users = DistinctCounter(rows.login_accounts, rows.login_users, rows.login_days,
-                            (MONTH,))
+                            (MONTH, QUARTER))
     now, before = users.count(days, MONTH), users.count(days.shifted(-MONTH), MONTH)
+    quarter = users.count(days, QUARTER)
     out: dict[str, np.ndarray] = {
         "active_days_28d": _active_days(accounts, rows.days).count(days, MONTH),
         "active_users_28d": now,
+        "active_users_90d": quarter,
         "active_users_prev_28d": before,
     }
     slots = rows.groups // rows.n_accounts
@@ -101,7 +104,9 @@ def _activity(rows: UsageRows, days: Queries, seats: pd.Series, minutes: np.ndar
         out[f"adoption_breadth_{window}d"] = breadth.count(days, window)
     seat_counts = seats.to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["license_utilisation_28d"] = np.where(seat_counts > 0, now / seat_counts, np.nan)
+        for window, active in ((MONTH, now), (QUARTER, quarter)):
+            out[f"license_utilisation_{window}d"] = np.where(seat_counts > 0,
+                                                             active / seat_counts, np.nan)
         out["minutes_per_active_user_28d"] = np.where(now > 0, minutes / now, np.nan)
     ratio, pct = trend(before, now)
     out["active_users_trend_ratio"], out["active_users_trend_pct"] = ratio, pct

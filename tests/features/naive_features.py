@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from features.loading import Sources
+from features.note_topics import NOTE_TOPICS
 
 DAY = pd.Timedelta(days=1)
 NAN = math.nan
@@ -99,9 +100,9 @@ def naive_usage(events: list[dict[str, Any]], as_of: pd.Timestamp, seats: float 
                      and _key(e["event_type"]) == kind)]
         return (as_of - max(times).floor("D")) / DAY if times else NAN
 
-    def users(start: int) -> int:
-        return len({e["user_id"] for e in done if e["event_type"] == LOGIN
-                    and e["user_id"] is not None and _in(e["timestamp"], as_of - start * DAY, 28)})
+    def users(start: int, days: int = 28) -> int:
+        return len({e["user_id"] for e in done if e["event_type"] == LOGIN and e["user_id"]
+                    is not None and _in(e["timestamp"], as_of - start * DAY, days)})
 
     for name, kind in (("logins", LOGIN), ("session_minutes", MINUTES),
                        ("product_events", "product")):
@@ -121,6 +122,8 @@ def naive_usage(events: list[dict[str, Any]], as_of: pd.Timestamp, seats: float 
     out["active_users_28d"], out["active_users_prev_28d"] = now, before
     out["active_users_trend_ratio"], out["active_users_trend_pct"] = _ratio(before, now)
     out["license_utilisation_28d"] = now / seats if seats else NAN
+    out["active_users_90d"] = users(0, 90)
+    out["license_utilisation_90d"] = out["active_users_90d"] / seats if seats else NAN
     out["minutes_per_active_user_28d"] = out["session_minutes_28d"] / now if now else NAN
     for days in (28, 90):
         out[f"adoption_breadth_{days}d"] = len({
@@ -175,11 +178,19 @@ def naive_notes(notes: list[dict[str, Any]], as_of: pd.Timestamp) -> dict[str, A
     level = {"red": 0, "yellow": 1, "green": 2}
     seen = sorted((n["noted_at"], level[n["sentiment"]], n["sentiment"]) for n in notes
                   if n["noted_at"] < as_of)
-    return {
+    year = [level for t, level, _ in seen if _in(t, as_of, 365)]
+    out = {
         "csm_sentiment_latest": seen[-1][2] if seen else None,
         "csm_sentiment_change": seen[-1][1] - seen[-2][1] if len(seen) > 1 else NAN,
         "days_since_csm_note": (as_of - seen[-1][0]) / DAY if seen else NAN,
+        "csm_sentiment_mean_365d": sum(year) / len(year) if year else NAN,
     }
+    for topic, phrases in NOTE_TOPICS.items():
+        about = [n["noted_at"] for n in notes if n["noted_at"] < as_of
+                 and isinstance(n.get("text"), str)
+                 and any(p.lower() in n["text"].lower() for p in phrases)]
+        out[f"days_since_{topic}_note"] = (as_of - max(about)) / DAY if about else NAN
+    return out
 
 
 def naive_contract(terms: list[dict[str, Any]], account: dict[str, Any],

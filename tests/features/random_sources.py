@@ -16,6 +16,9 @@ import pandas as pd
 from features.loading import Sources, load_sources
 
 DATA_END = pd.Timestamp("2024-12-31", tz="UTC")
+NOTE_TEXTS = ("Our champion has left the company.", "CHAMPION LEFT last week", "Big outage today",
+              "Onboarding stalled again", "Says the product no longer fits", "QBR went well",
+              "Quiet month", None)
 FIRST = pd.Timestamp("2022-10-01", tz="UTC")
 EVENT_TYPES = ("login", "session_minutes", "report_created", "export", "api_call",
                "Weird Type")
@@ -108,6 +111,8 @@ def random_tables(seed: int, n_accounts: int = 6, n_events: int = 400) -> dict[
             "account_id": pick(n_notes),
             "noted_at": _moments(rng, n_notes).dt.floor("D"),
             "sentiment": rng.choice(["red", "yellow", "green"], n_notes),
+            # event phrases in several spellings, plain notes and missing text
+            "text": rng.choice(np.array(NOTE_TEXTS, dtype=object), n_notes),
         }),
     }
 
