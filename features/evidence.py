@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from features.loading import Sources
-from features.spine import timestamps_ns
+from features.spine import encode_ids, timestamps_ns
+from features.windows import DAY_NS
 
 USAGE_WEEKS = 12
+USAGE_DAYS = 7 * USAGE_WEEKS  # how far before as_of the usage evidence reads
 MAX_OPEN_TICKETS = 10
 # Open tickets are listed most urgent first: by priority, then oldest first.
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -147,7 +149,12 @@ def _before(frame: pd.DataFrame | None, column: str, moment: pd.Timestamp,
             accounts: pd.Index) -> pd.DataFrame | None:
     if frame is None:
         return None
-    return frame[(frame[column] < moment) & frame["account_id"].isin(accounts)]
+    return frame[(frame[column] < moment).to_numpy() & _among(frame["account_id"], accounts)]
+
+
+def _among(ids: pd.Series, accounts: pd.Index) -> np.ndarray:
+    """Which rows belong to one of `accounts` (unique); each distinct id is looked up once."""
+    return encode_ids(ids, accounts) >= 0
 
 
 def _last_answers(surveys: pd.DataFrame | None) -> dict[str, SurveyAnswer]:
@@ -168,30 +175,33 @@ def _open_tickets(tickets: pd.DataFrame | None, moment: pd.Timestamp, accounts: 
                   ) -> dict[str, list[OpenTicket]]:
     if tickets is None:
         return {}
-    opened = tickets[(tickets["opened_at"] < moment) & tickets["account_id"].isin(accounts)]
+    opened = tickets[(tickets["opened_at"] < moment).to_numpy()
+                     & _among(tickets["account_id"], accounts)]
     if "closed_at" in opened:
         opened = opened[opened["closed_at"].isna() | (opened["closed_at"] >= moment)]
     if opened.empty:
         return {}
-    columns = {c: opened[c] if c in opened else pd.Series(None, index=opened.index)
-               for c in ("priority", "category", "escalated")}
-    rank = columns["priority"].map(PRIORITY_ORDER).fillna(len(PRIORITY_ORDER))
+    columns = {c: (opened[c] if c in opened else pd.Series(None, index=opened.index)
+                   ).to_numpy() for c in ("priority", "category", "escalated")}
+    rank = pd.Series(columns["priority"]).map(PRIORITY_ORDER).fillna(len(PRIORITY_ORDER))
     order = np.lexsort((opened["opened_at"].to_numpy(), rank.to_numpy()))
+    # Plain Python values, read once: a ticket at a time from pandas costs far more.
+    accounts_of = opened["account_id"].to_numpy()
+    ticket_ids = opened["ticket_id"].to_numpy()
+    days = opened["opened_at"].dt.date.to_numpy()
+    ages = ((moment - opened["opened_at"]) // pd.Timedelta(days=1)).tolist()
     out: dict[str, list[OpenTicket]] = {}
     for i in order:
-        opened_at = opened["opened_at"].iat[i]
-        out.setdefault(str(opened["account_id"].iat[i]), []).append(OpenTicket(
-            ticket_id=str(opened["ticket_id"].iat[i]), opened_at=_day(opened_at),
-            age_days=int((moment - opened_at) // pd.Timedelta(days=1)),
-            priority=_text(columns["priority"].iat[i]),
-            category=_text(columns["category"].iat[i]),
-            escalated=_flag(columns["escalated"].iat[i]),
+        out.setdefault(str(accounts_of[i]), []).append(OpenTicket(
+            ticket_id=str(ticket_ids[i]), opened_at=days[i], age_days=int(ages[i]),
+            priority=_text(columns["priority"][i]), category=_text(columns["category"][i]),
+            escalated=_flag(columns["escalated"][i]),
         ))
     return out
 
 
 def _week_starts(moment: pd.Timestamp) -> list[pd.Timestamp]:
-    first = moment.normalize() - pd.Timedelta(days=7 * USAGE_WEEKS)
+    first = moment.normalize() - pd.Timedelta(days=USAGE_DAYS)
     return [first + pd.Timedelta(days=7 * k) for k in range(USAGE_WEEKS)]
 
 
@@ -202,39 +212,44 @@ def _empty_weeks(moment: pd.Timestamp, has_users: bool) -> tuple[UsageWeek, ...]
 
 def _usage_weeks(usage: pd.DataFrame | None, moment: pd.Timestamp, accounts: pd.Index,
                  has_users: bool) -> dict[str, tuple[UsageWeek, ...]]:
-    """Weekly sums per account; `has_users` says whether the source has user ids at all."""
+    """Weekly sums per account; `has_users` says whether the source has user ids at all.
+
+    Ids are hashed once per distinct value and rows picked by position: usage can hold
+    millions of rows in the weeks shown, and each pandas filter of the whole frame would
+    copy every column of them. Rows keep their order, so the sums are the same.
+    """
     if usage is None:
         return {}
     starts = _week_starts(moment)
     stamps = timestamps_ns(usage["timestamp"])
-    in_weeks = np.flatnonzero((stamps >= starts[0].value) & (stamps < moment.value))
-    recent = usage.iloc[in_weeks]  # weeks of rows from here on, not years
-    recent = recent[recent["account_id"].isin(accounts)]
-    if recent.empty:
+    rows = np.flatnonzero((stamps >= starts[0].value) & (stamps < moment.value))
+    codes, names = pd.factorize(usage["account_id"].take(rows))
+    shown = np.append(accounts.get_indexer(names) >= 0, False)[codes]  # -1: no account
+    rows, codes = rows[shown], codes[shown]
+    if not len(rows):
         return {}
-    codes, names = pd.factorize(recent["account_id"].astype(str))
-    week = ((recent["timestamp"] - starts[0]) // pd.Timedelta(days=7)).to_numpy(np.int64)
+    week = (stamps[rows] - starts[0].value) // (7 * DAY_NS)
     cell = codes * USAGE_WEEKS + week
     cells = len(names) * USAGE_WEEKS
-    quantity = (recent["quantity"].to_numpy(np.float64) if "quantity" in recent
-                else np.ones(len(recent)))
+    quantity = (usage["quantity"].to_numpy(np.float64)[rows] if "quantity" in usage
+                else np.ones(len(rows)))
     events = np.bincount(cell, weights=quantity, minlength=cells).reshape(-1, USAGE_WEEKS)
-    is_login = (recent["event_type"] == LOGIN).to_numpy()
+    is_login = (usage["event_type"] == LOGIN).to_numpy()[rows]
     logins = np.bincount(cell[is_login], weights=quantity[is_login],
                          minlength=cells).reshape(-1, USAGE_WEEKS)
-    users = np.zeros((len(names), USAGE_WEEKS), np.int64)
+    users: list[list[int]] | list[list[None]] = [[None] * USAGE_WEEKS] * len(names)
     if has_users:
-        named = recent["user_id"].notna().to_numpy()
-        pairs = pd.DataFrame({"cell": cell[named],
-                              "user": recent["user_id"].to_numpy()[named]}).drop_duplicates()
-        users = np.bincount(pairs["cell"].to_numpy(), minlength=cells).reshape(-1, USAGE_WEEKS)
+        user_codes, user_names = pd.factorize(usage["user_id"].take(rows))
+        named = user_codes >= 0
+        pairs = pd.unique(cell[named] * max(len(user_names), 1) + user_codes[named])
+        users = np.bincount(pairs // max(len(user_names), 1), minlength=cells).reshape(
+            -1, USAGE_WEEKS).tolist()
     days = [_day(start) for start in starts]
+    event_sums, login_sums, account_names = events.tolist(), logins.tolist(), list(names)
     return {
-        str(account): tuple(
-            UsageWeek(days[w], int(users[i, w]) if has_users else None,
-                      float(logins[i, w]), float(events[i, w]))
-            for w in range(USAGE_WEEKS))
-        for i, account in enumerate(names)
+        str(account_names[i]): tuple(map(UsageWeek, days, users[i], login_sums[i],
+                                         event_sums[i]))
+        for i in np.unique(codes).tolist()
     }
 
 
