@@ -3,6 +3,10 @@
 `load_sources` reads a directory or database, types every column, checks every rule of
 the contract and either returns `Sources` or raises one `DataContractError` listing all
 problems found. It never writes anything.
+
+Scoring passes a `UsageReach`: a Parquet usage table is then read only as far back as
+scoring at that as_of can see (`features.usage_reach`), and older rows are neither typed
+nor checked. Validating, building and training read and check every row.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from features.contract import TABLES, Table
 from features.errors import DataContractError, Violation
 from features.parsing import parse_table
 from features.readers import RawSources, parse_data_end, read_location
+from features.usage_reach import UsageReach
 from features.validation import check_accounts_known, check_not_after, check_values, soft_warnings
 
 log = logging.getLogger(__name__)
@@ -28,12 +33,18 @@ ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
 
 @dataclass
 class Sources:
-    """Validated source tables, typed per the contract, and the data's last covered day."""
+    """Validated source tables, typed per the contract, and the data's last covered day.
+
+    `usage_from` is set when usage was loaded for scoring: rows before that day are
+    there only as their account and event type's last use (`features.usage_reach`), so
+    only as_of dates whose reach starts on or after it see complete usage.
+    """
 
     tables: dict[str, pd.DataFrame]
     data_end: pd.Timestamp
     location: str
     warnings: list[str] = field(default_factory=list)
+    usage_from: pd.Timestamp | None = None
 
     @property
     def accounts(self) -> pd.DataFrame:
@@ -71,16 +82,22 @@ class Sources:
 
 
 def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = None,
-                 timings: dict[str, float] | None = None) -> Sources:
+                 timings: dict[str, float] | None = None, *,
+                 usage_reach: UsageReach | None = None) -> Sources:
     """Read, type and validate every contract table at `location`.
 
     `data_end` is the last day the data covers; it defaults to `data_end` in the
     directory's dataset.json, else to the day of the latest dated record. `timings`,
     when given, receives the seconds spent on each table (reading, typing and its own
     checks) and on the checks across tables, for benchmarks.
+
+    `usage_reach` is for scoring only: a Parquet usage table is trimmed to it as it is
+    read, and the usage rows left out are neither typed nor checked (CSV files and
+    databases are still read and checked whole).
     """
     timings = {} if timings is None else timings
-    raw = read_location(location)
+    explicit_end = parse_data_end(data_end) if data_end is not None else None
+    raw = read_location(location, usage_reach, explicit_end)
     violations: list[Violation] = _missing_tables(raw)
     frames: dict[str, pd.DataFrame] = {}
     for name, raw_table in raw.tables.items():
@@ -99,14 +116,23 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
         timings[name] = raw_table.seconds + time.perf_counter() - began
         log.debug("%s: %d rows read in %.1f s, typed and checked in %.1f s", name, len(frame),
                   raw_table.seconds, timings[name] - raw_table.seconds)
+        if raw_table.read_from is not None and raw_table.source_rows is not None:
+            log.info("%s: read usage from %s on, plus each account and event type's last "
+                     "use before it (%s of %s rows); the %s older rows were not checked",
+                     raw_table.origin, raw_table.read_from.date(), f"{len(frame):,}",
+                     f"{raw_table.source_rows:,}", f"{raw_table.source_rows - len(frame):,}")
     began = time.perf_counter()
-    end = _data_end(raw, frames, data_end)
+    end = _data_end(raw, frames, explicit_end)
     if "accounts" in frames:
         violations += check_accounts_known(frames)
     violations += check_not_after(frames, TABLES, end)
     if violations:
         raise DataContractError(violations)
-    sources = Sources(frames, end, raw.location, soft_warnings(frames))
+    # Messages above name rows by their place in the source; later stages want plain rows.
+    frames = {name: frame.reset_index(drop=True) for name, frame in frames.items()}
+    usage = raw.tables.get("usage_events")
+    sources = Sources(frames, end, raw.location, soft_warnings(frames),
+                      usage.read_from if usage is not None else None)
     timings["across tables"] = time.perf_counter() - began
     for absent in (name for name in TABLES if name not in frames):
         log.info("no %s table at %s: its feature family will be absent", absent, raw.location)
@@ -140,9 +166,9 @@ def _warn_unknown_columns(table: Table, present: pd.Index, origin: str) -> None:
 
 
 def _data_end(raw: RawSources, frames: dict[str, pd.DataFrame],
-              explicit: str | pd.Timestamp | None) -> pd.Timestamp:
+              explicit: pd.Timestamp | None) -> pd.Timestamp:
     if explicit is not None:
-        return parse_data_end(explicit)
+        return explicit
     if raw.stated_data_end is not None:
         return raw.stated_data_end
     latest = [

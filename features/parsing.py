@@ -1,8 +1,10 @@
 """Turn a raw table into the contract's types, reporting every unparseable value by row.
 
 Rows are numbered from 1 in the order they were read (the line after a CSV header is
-row 1). Timestamps become timezone-aware UTC, ids strings, low-cardinality text
-categoricals, and scores float32 — the memory-conscious types every later stage expects.
+row 1): a raw frame's index holds each row's position in its source, from 0, so a source
+read in part still has its rows named right. Timestamps become timezone-aware UTC, ids
+strings, low-cardinality text categoricals, and scores float32 — the memory-conscious
+types every later stage expects.
 
 Typed Parquet can hold tens of millions of usage rows, so work a column's dtype already
 makes unnecessary is skipped (no text round trip for timestamps and numbers), and text
@@ -40,7 +42,7 @@ _FIXES = {
 
 
 def examples(rows: Iterable[int], values: Iterable[object]) -> list[str]:
-    """Up to MAX_EXAMPLES 'row N: value' strings for a message."""
+    """Up to MAX_EXAMPLES 'row N: value' strings for a message; `rows` count from 0."""
     out = []
     for row, value in zip(rows, values, strict=False):
         out.append(f"row {int(row) + 1}: {render_value(value)}")
@@ -64,14 +66,16 @@ def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Vio
     """Type every contract column of `raw`; missing optional columns get their default.
 
     Columns that fail to parse are reported and left as all-missing, so later checks can
-    still run on the rest of the table.
+    still run on the rest of the table. The typed frame keeps `raw`'s index when it
+    numbers rows (integers), so later checks name the same rows.
     """
-    raw = raw.reset_index(drop=True)
+    if not pd.api.types.is_integer_dtype(raw.index.dtype):
+        raw = raw.reset_index(drop=True)
     violations: list[Violation] = []
     typed: dict[str, pd.Series] = {}
     for col in table.columns:
         if col.name not in raw.columns:
-            typed[col.name] = _missing_column(col, len(raw))
+            typed[col.name] = _missing_column(col, raw.index)
             continue
         series, bad = _parse_column(col, raw[col.name])
         if bad.any():
@@ -80,7 +84,7 @@ def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Vio
                 table.name, col.name,
                 f"values that are not a valid {col.kind.value}",
                 _FIXES.get(col.kind, "fix the values"),
-                examples(where, raw[col.name].to_numpy()[where]),
+                examples(raw.index[where], raw[col.name].to_numpy()[where]),
                 count=len(where),
             ))
         if col.default is not None and series.hasnans:
@@ -90,10 +94,9 @@ def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Vio
     return pd.DataFrame(typed, index=raw.index, copy=False), violations
 
 
-def _missing_column(col: Column, n: int) -> pd.Series:
-    if col.default is not None:
-        return _store(col, pd.Series([col.default] * n, dtype=object))
-    return _store(col, pd.Series([None] * n, dtype=object))
+def _missing_column(col: Column, index: pd.Index) -> pd.Series:
+    value = col.default  # None when the column has no default
+    return _store(col, pd.Series([value] * len(index), index=index, dtype=object))
 
 
 def _parse_column(col: Column, values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -2,8 +2,15 @@
 
 Readers return frames as stored, untyped beyond what the format carries (Parquet text
 columns of the contract stay dictionary-encoded, as Parquet stores them); typing and
-checking are `parsing` and `validation`'s jobs. A location is either a directory path or
-a SQLAlchemy URL such as `sqlite:///crm.db` or `postgresql://host/db`.
+checking are `parsing` and `validation`'s jobs. A frame's index is each row's position in
+its source, from 0, so messages name the rows of the file even when some were skipped.
+A location is either a directory path or a SQLAlchemy URL such as `sqlite:///crm.db` or
+`postgresql://host/db`.
+
+Scoring at one as_of needs only the usage a `UsageReach` names; a Parquet usage table is
+then trimmed to it as it is read (`features.usage_reach`), before its rows become pandas
+objects. CSV files and databases are read whole even then: their text must be parsed
+before a row can be placed in time, and usage large enough to matter comes as Parquet.
 """
 
 from __future__ import annotations
@@ -13,12 +20,19 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from features.contract import TABLES, Table
 from features.errors import ConfigError, SourceNotFoundError
 from features.parsing import TEXT_KINDS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from features.usage_reach import UsageReach
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +42,18 @@ SUFFIXES = (".parquet", ".csv")
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as read, with where it came from (for messages) and the seconds it took."""
+    """A table as read, with where it came from (for messages) and the seconds it took.
+
+    `read_from` is set when the source holds more rows than `frame`: those dated before
+    it were read only where a `UsageReach` needs them, and `source_rows` counts them all.
+    """
 
     name: str
     frame: pd.DataFrame
     origin: str
     seconds: float = 0.0
+    read_from: pd.Timestamp | None = None
+    source_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,20 +69,27 @@ def is_database_url(location: str | Path) -> bool:
     return "://" in str(location)
 
 
-def read_location(location: str | Path) -> RawSources:
-    """Read every contract table present at `location` (directory or SQLAlchemy URL)."""
+def read_location(location: str | Path, usage_reach: UsageReach | None = None,
+                  data_end: pd.Timestamp | None = None) -> RawSources:
+    """Read every contract table present at `location` (directory or SQLAlchemy URL).
+
+    With `usage_reach`, a Parquet usage table is trimmed to the rows it names as it is
+    read; `data_end` (else the directory's stated one) then fixes the default as_of.
+    """
     if is_database_url(location):
         return _read_database(str(location))
-    return _read_directory(Path(location))
+    return _read_directory(Path(location), usage_reach, data_end)
 
 
-def _read_directory(directory: Path) -> RawSources:
+def _read_directory(directory: Path, usage_reach: UsageReach | None,
+                    data_end: pd.Timestamp | None) -> RawSources:
     if not directory.is_dir():
         raise SourceNotFoundError(
             f"Source directory {directory} does not exist. Point --data at a directory of "
             f"<table>.csv or <table>.parquet files, or create demo data with "
             f"`churnlens simulate --out {directory}`."
         )
+    stated = _stated_data_end(directory)
     tables: dict[str, RawTable] = {}
     for name in TABLES:
         found = [directory / f"{name}{suffix}" for suffix in SUFFIXES
@@ -74,20 +101,19 @@ def _read_directory(directory: Path) -> RawSources:
             )
         if found:
             began = time.perf_counter()
-            frame = _read_file(found[0], TABLES[name])
-            tables[name] = RawTable(name, frame, str(found[0]), time.perf_counter() - began)
-    return RawSources(str(directory), tables, _stated_data_end(directory))
+            reach = usage_reach if name == "usage_events" else None
+            if found[0].suffix == ".parquet":
+                known_end = data_end if data_end is not None else stated
+                frame, read_from, rows = _read_parquet(found[0], TABLES[name], reach,
+                                                       known_end)
+            else:
+                frame, read_from, rows = _read_csv(found[0]), None, None
+            tables[name] = RawTable(name, frame, str(found[0]), time.perf_counter() - began,
+                                    read_from, rows)
+    return RawSources(str(directory), tables, stated)
 
 
-def _read_file(path: Path, table: Table) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        try:
-            return _read_parquet(path, table)
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ConfigError(
-                f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
-                f"table as CSV instead."
-            ) from exc
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
         # Read every column as text: parsing types is `parsing`'s job, with row numbers.
         # Only empty cells are missing: "NA" is North America and "None" may be a name.
@@ -102,14 +128,40 @@ def _read_file(path: Path, table: Table) -> pd.DataFrame:
         ) from exc
 
 
-def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
+def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
+                  data_end: pd.Timestamp | None
+                  ) -> tuple[pd.DataFrame, pd.Timestamp | None, int | None]:
     """A Parquet file's columns, with the contract's text columns dictionary-encoded.
 
     Parquet usually stores repeated strings as a dictionary already; keeping them that
     way (as categoricals) holds each distinct id once instead of tens of millions of
     strings, and parsing, which types these kinds per distinct value, gets the distinct
     values for free. Other columns are read as stored.
+
+    With a `reach` the rows are trimmed to it before they become pandas objects
+    (`features.usage_reach`); the first day read in full and the file's row count are
+    returned beside the frame then, and None, None otherwise.
     """
+    try:
+        arrow = _read_arrow(path, table)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ConfigError(
+            f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
+            f"table as CSV instead."
+        ) from exc
+    trim = None
+    if reach is not None:
+        from features.usage_reach import trim_usage
+
+        trim = trim_usage(arrow, reach, data_end)
+    if trim is None:
+        return arrow.to_pandas().reset_index(drop=True), None, None
+    frame = arrow.filter(trim.keep).to_pandas()
+    frame.index = pd.Index(np.flatnonzero(trim.keep))
+    return frame, trim.first_day, arrow.num_rows
+
+
+def _read_arrow(path: Path, table: Table) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -119,7 +171,8 @@ def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
                   if f.name in text and (pa.types.is_string(f.type)
                                          or pa.types.is_large_string(f.type)
                                          or pa.types.is_string_view(f.type))]
-    return pd.read_parquet(path, read_dictionary=dictionary or None)
+    return pq.read_table(path, read_dictionary=dictionary or None, use_pandas_metadata=True,
+                         memory_map=True)
 
 
 def _stated_data_end(directory: Path) -> pd.Timestamp | None:

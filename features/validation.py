@@ -145,19 +145,21 @@ def _flag(table: Table, column: str, bad: pd.Series, values: pd.Series, problem:
 
 def _flag_table(table: str, column: str, bad: pd.Series, shown: pd.Series | pd.DataFrame,
                 problem: str, fix: str) -> list[Violation]:
-    """One violation for the rows in `bad`, with examples rendered from `shown`."""
+    """One violation for the rows in `bad`, with examples rendered from `shown`; rows
+    are named by the frame's index, their position in the source."""
     mask = bad.fillna(False).to_numpy(dtype=bool)
     if not mask.any():
         return []
     where = np.flatnonzero(mask)
+    rows = bad.index[where]
     picked = shown.iloc[where[:5]]
     if isinstance(picked, pd.DataFrame):
         rendered = [", ".join(f"{c}={render_value(v)}" for c, v in row.items())
                     for _, row in picked.iterrows()]
         return [Violation(table, column, problem, fix,
-                          [f"row {r + 1}: {text}" for r, text in zip(where, rendered,
+                          [f"row {r + 1}: {text}" for r, text in zip(rows, rendered,
                                                                      strict=False)],
                           count=len(where))]
     return [Violation(table, column, problem, fix,
-                      examples(where, picked.to_numpy()),
+                      examples(rows, picked.to_numpy()),
                       count=len(where))]

@@ -8,6 +8,9 @@ feature the model was not trained on. Each score is stored with the evidence beh
 (`features.terms.quarter_renewals`), both read from the same sources before as_of, so
 the CSM page shows them without reading the sources again. The whole run is written in
 one transaction.
+
+A run reads only the usage it can see (`scoring_reach`): the sources are loaded with that
+reach, and scoring refuses an as_of whose reach starts before the usage read.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import key_features_in
-from features.evidence import evidence_at
+from features.errors import ChurnlensError
+from features.evidence import USAGE_DAYS, evidence_at
+from features.families.usage_rows import LOOKBACK_DAYS
 from features.loading import Sources
 from features.terms import quarter_renewals
 from features.training_set import build_scoring_frame
+from features.usage_reach import UsageReach
 from serving.risk import Bands, RiskScore, explain_matrix, plain
 from serving.store import AccountInfo, RenewalDue, ScoreStore, StoredScore
 from training.model import ChurnRiskModel
@@ -51,10 +57,30 @@ def default_as_of(sources: Sources) -> dt.date:
     return (sources.data_end.normalize() + pd.Timedelta(days=1)).date()
 
 
+def scoring_reach(as_of: dt.date | None) -> UsageReach:
+    """The usage a run at `as_of` (None: the default as_of) reads: back as far as the
+    longest usage feature window or the usage evidence, whichever is longer, and each
+    account and event type's last use before that (for "days since the last use")."""
+    return UsageReach(max(LOOKBACK_DAYS, USAGE_DAYS), as_of)
+
+
+def _check_reach(sources: Sources, as_of: dt.date) -> None:
+    """Refuse to score with usage loaded for a later as_of: features would lack rows."""
+    if sources.usage_from is None:
+        return
+    needed = scoring_reach(as_of).first_day(sources.data_end)
+    if needed < sources.usage_from:
+        raise ChurnlensError(
+            f"Usage was loaded for scoring from {sources.usage_from.date()} on, but scoring "
+            f"as of {as_of} needs it from {needed.date()}. Load the sources again with "
+            f"this as_of's reach (`scoring_reach`), or without one.")
+
+
 def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
                    as_of: dt.date, bands: Bands, grace_days: int = 30
                    ) -> tuple[list[StoredScore], list[dict[str, Any]]]:
     """Scores with reasons for every account active at `as_of`, and each one's features."""
+    _check_reach(sources, as_of)
     keys = key_features_in(model.contract.names)
     frame = build_scoring_frame(sources, as_of, keys, grace_days)
     if frame.empty:
@@ -96,8 +122,6 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
     as_of = as_of or default_as_of(sources)
     scored, features = score_accounts(sources, model, version, as_of, bands, grace_days)
     if not scored:
-        from features.errors import ChurnlensError
-
         raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick an "
                              f"as_of within the data (it ends {sources.data_end.date()}).")
     run_id = store.write_run(version, as_of, scored,

@@ -60,12 +60,14 @@ def score(
 
     The run (model version, as_of, created_at, one row per account) is written in one
     transaction: a failure leaves no partial run. Earlier runs are kept for history.
+    Parquet usage is read only as far back as the features and evidence look, plus each
+    account and event type's last use; `churnlens validate` checks every row.
     """
     import datetime as dt
 
     from features.loading import load_sources
     from features.settings import get_settings
-    from serving.batch import run_batch
+    from serving.batch import run_batch, scoring_reach
     from serving.risk import Bands
     from serving.store import ScoreStore
     from training.registry import load_version
@@ -79,7 +81,8 @@ def score(
         except ValueError:
             raise typer.BadParameter(f"{as_of!r} is not a date; use YYYY-MM-DD.") from None
     model, version = load_version(mlflow_client())
-    sources = load_sources(str(data) if data is not None else str(settings.sources_dir))
+    sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
+                           usage_reach=scoring_reach(day))
     store = ScoreStore(settings.score_store)
     try:
         result = run_batch(sources, model, version, store, day,

@@ -1,0 +1,54 @@
+"""Batch scoring reads only the usage it can see and scores exactly as with every row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from features.errors import ChurnlensError
+from features.evidence import USAGE_DAYS
+from features.families.usage_rows import LOOKBACK_DAYS
+from features.loading import load_sources
+from serving.batch import default_as_of, score_accounts, scoring_reach
+from serving.risk import Bands
+
+
+def test_the_reach_covers_every_usage_feature_and_the_evidence():
+    assert scoring_reach(None).days >= LOOKBACK_DAYS
+    assert scoring_reach(None).days >= USAGE_DAYS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("days_before_default", [0, 45])
+def test_scores_from_the_reach_equal_scores_from_every_row(simulated_sources, trained_model,
+                                                            days_before_default):
+    as_of = default_as_of(simulated_sources) - dt.timedelta(days=days_before_default)
+    trimmed = load_sources(simulated_sources.location, usage_reach=scoring_reach(
+        as_of if days_before_default else None))
+    assert trimmed.usage_from is not None
+    assert len(trimmed.tables["usage_events"]) < len(simulated_sources.tables["usage_events"])
+    scored, features = score_accounts(trimmed, trained_model, "1", as_of, Bands())
+    expected, expected_features = score_accounts(simulated_sources, trained_model, "1", as_of,
+                                                 Bands())
+    assert scored == expected
+    assert features == expected_features
+
+
+@pytest.mark.slow
+def test_scoring_refuses_an_as_of_before_the_usage_read(simulated_sources, trained_model):
+    as_of = default_as_of(simulated_sources)
+    trimmed = load_sources(simulated_sources.location, usage_reach=scoring_reach(as_of))
+    with pytest.raises(ChurnlensError, match="needs it from"):
+        score_accounts(trimmed, trained_model, "1", as_of - dt.timedelta(days=1), Bands())
+
+
+@pytest.mark.slow
+def test_churnlens_score_says_which_usage_it_read(simulated_sources, trained_model, run_cli,
+                                                  monkeypatch):
+    monkeypatch.setattr("training.tracking.mlflow_client", lambda: None)
+    monkeypatch.setattr("training.registry.load_version", lambda client: (trained_model, "1"))
+    result = run_cli("score", "--data", simulated_sources.location)
+    assert result.code == 0, result.err
+    assert "read usage from" in result.err
+    assert "older rows were not checked" in result.err
