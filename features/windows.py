@@ -247,7 +247,7 @@ class DistinctCounter:
         self._runs: dict[int, tuple[EventIndex, EventIndex]] = {}
         for window in windows:
             first = new_entity | (gaps > window)
-            last = np.append(first[1:], True)
+            last = np.append(first[1:], True) if len(first) else first
             self._runs[window] = (EventIndex(groups[first], times[first]),
                                   EventIndex(groups[last], times[last] + window))
 

@@ -62,6 +62,13 @@ def test_distinct_counts_entities_once_per_window():
     assert counter.count(later, 60).tolist() == [2, 2, 2, 0]
 
 
+def test_distinct_counts_zero_without_records():
+    """Usage whose logins name no user gives the counter nothing: every count is 0."""
+    none = np.array([], dtype=np.int64)
+    counter = DistinctCounter(none, none, none, (28, 90))
+    assert counter.count(_q([0, 1], [10, 20]), 90).tolist() == [0, 0]
+
+
 def test_sort_hints_change_no_answer():
     index = EventIndex(np.array([2, 0, 1, 0, 2]), np.array([5, 3, 9, 1, 7]))
     groups, moments = np.array([2, 0, 1, 2, 0]), np.array([8, 4, 10, 6, 2])
