@@ -790,8 +790,9 @@ def print_batch_profile(path: Path) -> None:
 # -- the run -------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+def verdict(ok: bool | None) -> str:
+    """None: a figure printed for orientation, with no target in the issue."""
+    return "(no target)" if ok is None else "met" if ok else "MISSED"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -924,7 +925,7 @@ def main(argv: list[str] | None = None) -> None:
             print_batch_profile(profile_path)
 
     print("\n== figures against the targets")
-    rows = []
+    rows: list[tuple[str, str, str, bool | None]] = []
     c1, c8 = loads["score c1"], loads["score c8"]
     rows.append(("score c=1 p50", f"≤ {SCORE_C1_P50_MS:g} ms", f"{c1.p50:.2f} ms",
                  c1.p50 <= SCORE_C1_P50_MS))
@@ -942,12 +943,15 @@ def main(argv: list[str] | None = None) -> None:
     for b in batches:
         rows.append((f"churnlens score, {b.accounts:,} accounts, as_of {b.as_of}",
                      f"< {BATCH_SECONDS:g} s", f"{b.wall:.1f} s", b.wall < BATCH_SECONDS))
-    for key, what in (("list c1", "first page"), ("list c8", "first page"),
-                      ("list varied c8", "varied pages")):
+    for key, what in (("list c1", "first page"), ("list c8", "first page")):
         if key in loads:
             rows.append((f"GET /v1/accounts {what} p99, c={loads[key].connections}",
                          f"≤ {LIST_P99_MS:g} ms", f"{loads[key].p99:.2f} ms",
                          loads[key].p99 <= LIST_P99_MS))
+    if "list varied c8" in loads:  # the target is the first page; filters for orientation
+        pages = loads["list varied c8"]
+        rows.append((f"GET /v1/accounts varied pages p99, c={pages.connections}", "-",
+                     f"{pages.p99:.2f} ms", None))
     width = max(len(r[0]) for r in rows)
     for name, target, measured, ok in rows:
         print(f"  {name:<{width}}  {target:>14}  {measured:>26}  {verdict(ok)}")
