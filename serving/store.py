@@ -1,10 +1,11 @@
 """The score store: every scoring run with its rows and reasons, kept, in SQLite or PostgreSQL.
 
 A run (model version, as_of, created_at) and all its rows are written in one
-transaction, so a failure leaves no partial run. Runs are kept: "newest" means the
-latest as_of, ties going to the run written last, and each run's predecessor in that
-order gives the ranked list its "what changed" columns (risk delta and the driver that
-moved most) and an account its score history.
+transaction, so a failure leaves no partial run. Runs are kept until pruned: "newest"
+means the latest as_of, ties going to the run written last, and each run's predecessor in
+that order gives the ranked list its "what changed" columns (risk delta and the driver
+that moved most) and an account its score history. `prune` deletes all but the newest
+runs, with their rows, in one transaction too.
 
 The URL is any SQLAlchemy URL; a bare `postgresql://` opens psycopg 3, and a SQLite
 file's directory is created if missing.
@@ -36,6 +37,7 @@ from serving.store_models import (
     InvalidRunError,
     ListQuery,
     Page,
+    PruneResult,
     RankedAccount,
     RenewalDue,
     RunNotFoundError,
@@ -43,6 +45,7 @@ from serving.store_models import (
     ScoreStoreError,
     StoredScore,
 )
+from serving.store_prune import all_runs, delete_runs, size_on_disk, vacuum_sqlite
 from serving.store_queries import (
     account_row,
     filtered_by,
@@ -67,8 +70,8 @@ from serving.store_schema import (
 
 __all__ = [
     "AccountDetail", "AccountInfo", "HistoryPoint", "InvalidQueryError", "InvalidRunError",
-    "ListQuery", "Page", "RankedAccount", "RenewalDue", "RunNotFoundError", "RunSummary",
-    "ScoreStore", "ScoreStoreError", "StoredScore",
+    "ListQuery", "Page", "PruneResult", "RankedAccount", "RenewalDue", "RunNotFoundError",
+    "RunSummary", "ScoreStore", "ScoreStoreError", "StoredScore",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,7 @@ class ScoreStore:
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         self._engine = _create_engine(url)
+        self._file = _sqlite_file(self._engine.url)
         try:
             metadata.create_all(self._engine)
         except sa.exc.SQLAlchemyError as exc:
@@ -216,6 +220,50 @@ class ScoreStore:
             evidence=None if evidence is None else AccountEvidence.from_json(evidence),
         )
 
+    # -- pruning --------------------------------------------------------------------------
+
+    def prune(self, keep: int, *, vacuum: bool = False, dry_run: bool = False
+              ) -> PruneResult:
+        """Delete every run but the `keep` newest, with all their rows, in one transaction.
+
+        Nothing else removes runs, so this is how a store stops growing. A failure leaves
+        the store as it was. `dry_run` deletes nothing and says what would go. `vacuum`
+        then returns the freed space of a SQLite file to the disk (it needs free space
+        about the file's size); elsewhere it does nothing, since PostgreSQL's autovacuum
+        makes the space reusable by later runs by itself.
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise InvalidQueryError([f"keep must be a whole number of runs of at least 1 "
+                                     f"(got {keep!r}); the newest run is always kept"])
+        before = size_on_disk(self._file)
+        if dry_run:
+            with self._reading() as conn:
+                runs = all_runs(conn)
+            kept, pruned = runs[:keep], runs[keep:]
+            return PruneResult(tuple(pruned), tuple(kept), sum(r.rows for r in pruned),
+                               dry_run=True, vacuumed=False, bytes_before=before,
+                               bytes_after=before)
+        with self._guard(f"Pruning the score store at {self.url} failed; nothing was "
+                         f"deleted"), self._engine.begin() as conn:
+            pruned = all_runs(conn)[keep:]
+            score_rows = delete_runs(conn, [r.id for r in pruned]) if pruned else 0
+            kept = all_runs(conn)
+        log.info("pruned %d scoring runs with %d account scores from %s; %d runs kept",
+                 len(pruned), score_rows, self.url, len(kept))
+        vacuumed = vacuum and self._engine.dialect.name == "sqlite"
+        if vacuumed:
+            try:
+                vacuum_sqlite(self._engine)
+            except sa.exc.SQLAlchemyError as exc:
+                raise _failed(f"The {len(pruned)} old runs were deleted, but VACUUM of "
+                              f"{self.url} failed", exc,
+                              f"Check the free disk space (VACUUM needs about the file's "
+                              f"size), then reclaim it with `churnlens prune-runs --keep "
+                              f"{keep} --vacuum`.") from exc
+        return PruneResult(tuple(pruned), tuple(kept), score_rows, dry_run=False,
+                           vacuumed=vacuumed, bytes_before=before,
+                           bytes_after=size_on_disk(self._file))
+
     # -- health -----------------------------------------------------------------------------
 
     def ping(self) -> bool:
@@ -257,12 +305,12 @@ def _create_engine(url: str) -> sa.Engine:
     options: dict[str, Any] = {"json_serializer": _dumps}
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite:
-        database = parsed.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
+        file = _sqlite_file(parsed)
+        if file is None:
             options |= {"poolclass": sa.pool.StaticPool,
                         "connect_args": {"check_same_thread": False}}
         else:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            file.parent.mkdir(parents=True, exist_ok=True)
     else:
         options["pool_pre_ping"] = True
         if parsed.get_backend_name() == "postgresql":
@@ -276,6 +324,16 @@ def _create_engine(url: str) -> sa.Engine:
     if sqlite:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    """The file of a SQLite store; None for other databases and in-memory SQLite."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -214,3 +214,26 @@ class AccountDetail:
     as_of: dt.date
     history: list[HistoryPoint]
     evidence: AccountEvidence | None = None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What `ScoreStore.prune` deleted (on a dry run: would delete) and the runs it kept.
+
+    Runs are newest first. `score_rows` counts the pruned runs' account scores (their
+    reasons, evidence and quarter renewals went with them). `bytes_before` and
+    `bytes_after` are the SQLite file's size with its write-ahead log, None when the store
+    is not a SQLite file; deleting alone does not shrink the file, VACUUM does.
+    """
+
+    pruned: tuple[RunSummary, ...]
+    kept: tuple[RunSummary, ...]
+    score_rows: int
+    dry_run: bool
+    vacuumed: bool
+    bytes_before: int | None
+    bytes_after: int | None
+
+    @property
+    def kept_ids(self) -> list[int]:
+        return [run.id for run in self.kept]
