@@ -2,18 +2,22 @@
 
 A stored run never changes, so one page of it (a sort, filters, a page number) is the
 same answer every time until a newer run arrives or an older one is inserted before it
-(which changes its "what changed since the previous run" columns). The key is therefore
-(run, previous run, query), and once a page has been asked for it costs no further work.
-Many CSMs opening the first page of their book is the common case this serves; the store
-answers everything else.
+or pruned (either changes its "what changed since the previous run" columns). The key is
+therefore (run, previous run, query), each run known by its id and when it was written,
+since SQLite gives a deleted run's id to the next run written. Once a page has been asked
+for it costs no further work. Many CSMs opening the first page of their book is the
+common case this serves; the store answers everything else. Pruning keeps the newest
+run, so the latest run's page is never of a pruned run (a page of a pruned run asked for
+by id is an unknown run); pages of pruned runs are no longer asked for and leave memory
+as newer ones come in.
 
 Which run is newest is asked of the store about once per `FRESH_SECONDS`, by one request
 at a time: `remembered` answers a known page without any I/O (so the API can reply from
 the event loop) and, once that answer is older than `FRESH_SECONDS`, sends just one
 caller to `json` to ask again while the others keep the answer they have. Sending every
 caller of that moment to the store at once made a queue of threads that held up the
-event loop for a tenth of a second. A run written meanwhile shows up within about
-`FRESH_SECONDS`.
+event loop for a tenth of a second. A run written or pruned meanwhile shows up within
+about `FRESH_SECONDS`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections import OrderedDict
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from serving.store import ListQuery, ScoreStore
+from serving.store import ListQuery, RunSummary, ScoreStore
 
 FRESH_SECONDS = 1.0
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -85,8 +89,10 @@ class RankedPages:
         return body
 
     @staticmethod
-    def _key(run: Any, previous: int | None, query: ListQuery) -> tuple[Any, ...]:
-        return (run.id, run.created_at, previous, dataclasses.replace(query, run_id=None))
+    def _key(run: RunSummary, previous: RunSummary | None, query: ListQuery
+             ) -> tuple[Any, ...]:
+        before = None if previous is None else (previous.id, previous.created_at)
+        return (run.id, run.created_at, before, dataclasses.replace(query, run_id=None))
 
     def _lookup(self, key: tuple[Any, ...]) -> bytes | None:
         with self._lock:

@@ -53,7 +53,7 @@ from serving.store_queries import (
     list_params,
     list_statements,
     newest_runs,
-    previous_run_id,
+    previous_run,
     ranked_account,
     rows_in,
     run_and_previous,
@@ -171,9 +171,10 @@ class ScoreStore:
 
     # -- the ranked list ------------------------------------------------------------------
 
-    def position(self, run_id: int | None = None) -> tuple[RunSummary | None, int | None]:
-        """The run a list is on (the newest unless `run_id`) and the id of the run before
-        it; RunNotFoundError for an unknown `run_id`."""
+    def position(self, run_id: int | None = None
+                 ) -> tuple[RunSummary | None, RunSummary | None]:
+        """The run a list is on (the newest unless `run_id`) and the run before it;
+        RunNotFoundError for an unknown `run_id`."""
         with self._reading() as conn:
             return run_and_previous(conn, run_id)
 
@@ -208,8 +209,11 @@ class ScoreStore:
             if not points:
                 return None
             newest = points[0]
-            row, detail, evidence = account_row(conn, newest.run_id, account_id)
-            before = rows_in(conn, previous_run_id(conn, newest.run_id, newest.as_of),
+            found = account_row(conn, newest.run_id, account_id)
+            if found is None:  # its newest run was pruned after the history was read,
+                return None    # and the runs kept are all newer: none holds the account
+            row, detail, evidence = found
+            before = rows_in(conn, previous_run(conn, newest.run_id, newest.as_of),
                              [account_id])
         return AccountDetail(
             latest=ranked_account(row, before.get(account_id)),

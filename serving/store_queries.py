@@ -34,7 +34,7 @@ _ROW = (_S.account_id, _S.name, _S.segment, _S.csm_owner, _S.arr, _S.renewal_dat
 _RUNS = sa.select(scoring_runs).order_by(*NEWEST).limit(sa.bindparam("limit"))
 _RUN = sa.select(scoring_runs).where(_R.id == sa.bindparam("run_id"))
 _PREVIOUS_RUN = (
-    sa.select(_R.id)
+    sa.select(scoring_runs)
     .where(sa.or_(_R.as_of < sa.bindparam("as_of"),
                   sa.and_(_R.as_of == sa.bindparam("as_of"), _R.id < sa.bindparam("run_id"))))
     .order_by(*NEWEST).limit(1)
@@ -67,26 +67,26 @@ def newest_runs(conn: sa.Connection, limit: int) -> list[RunSummary]:
 
 
 def run_and_previous(conn: sa.Connection, run_id: int | None
-                     ) -> tuple[RunSummary | None, int | None]:
-    """The run a list is on (the newest unless `run_id`) and the id of the run before it."""
+                     ) -> tuple[RunSummary | None, RunSummary | None]:
+    """The run a list is on (the newest unless `run_id`) and the run before it."""
     if run_id is None:
         newest = newest_runs(conn, 2)
         if not newest:
             return None, None
-        return newest[0], newest[1].id if len(newest) > 1 else None
+        return newest[0], newest[1] if len(newest) > 1 else None
     row = conn.execute(_RUN, {"run_id": run_id}).first()
     if row is None:
         raise RunNotFoundError(f"There is no scoring run {run_id}. Leave run_id out for the "
                                f"latest run, or pick one the store lists in its runs.")
     run = summary(row)
-    return run, previous_run_id(conn, run.id, run.as_of)
+    return run, previous_run(conn, run.id, run.as_of)
 
 
-def previous_run_id(conn: sa.Connection, run_id: int, as_of: dt.date) -> int | None:
+def previous_run(conn: sa.Connection, run_id: int, as_of: dt.date) -> RunSummary | None:
     """The run just before `run_id` in newest-first order (earlier as_of, or same as_of
     written earlier)."""
-    found = conn.execute(_PREVIOUS_RUN, {"as_of": as_of, "run_id": run_id}).scalar()
-    return None if found is None else int(found)
+    found = conn.execute(_PREVIOUS_RUN, {"as_of": as_of, "run_id": run_id}).first()
+    return None if found is None else summary(found)
 
 
 def filtered_by(query: ListQuery) -> tuple[bool, bool, bool, bool]:
@@ -137,12 +137,13 @@ def list_params(query: ListQuery, run: RunSummary) -> dict[str, Any]:
     return params
 
 
-def rows_in(conn: sa.Connection, run_id: int | None, account_ids: list[str]
+def rows_in(conn: sa.Connection, run: RunSummary | None, account_ids: list[str]
             ) -> dict[str, tuple[float, dict[str, float]]]:
-    """(probability, drivers) of the given accounts in one run (the previous one)."""
-    if run_id is None or not account_ids:
+    """(probability, drivers) of the given accounts in one run (the previous one); none
+    when there is no such run or it has been pruned."""
+    if run is None or not account_ids:
         return {}
-    found = conn.execute(_BEFORE, {"run_id": run_id, "account_ids": account_ids})
+    found = conn.execute(_BEFORE, {"run_id": run.id, "account_ids": account_ids})
     return {account_id: (probability, drivers) for account_id, probability, drivers in found}
 
 
@@ -166,10 +167,12 @@ def history_of(conn: sa.Connection, account_id: str, limit: int) -> list[History
 
 
 def account_row(conn: sa.Connection, run_id: int, account_id: str
-                ) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, Any] | None]:
+                ) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, Any] | None] | None:
     """An account's ranked row, its reasons row and its evidence (None if the run stored
-    none) in one run."""
+    none) in one run; None when the run has just been pruned."""
     params = {"run_id": run_id, "account_id": account_id}
-    return (conn.execute(_ACCOUNT_ROW, params).one(),
-            conn.execute(_ACCOUNT_REASONS, params).one(),
-            conn.execute(_ACCOUNT_EVIDENCE, params).scalar())
+    row = conn.execute(_ACCOUNT_ROW, params).first()
+    detail = conn.execute(_ACCOUNT_REASONS, params).first()
+    if row is None or detail is None:
+        return None
+    return row, detail, conn.execute(_ACCOUNT_EVIDENCE, params).scalar()
