@@ -17,8 +17,9 @@ Templates. A template is a Python format string over the row being explained:
 row. An optional spec changes the rendering: `abs` (absolute value), `pct` (a share as a
 percentage), `updown` ("rose", "fell" or "did not change" by the value's sign), `yesno`,
 or any standard numeric spec such as `.1f`. Numbers read naturally: whole numbers with
-thousands separators, others rounded to a sensible precision. A missing or unknown
-value renders as "n/a"; rendering never raises.
+thousands separators, others rounded to a sensible precision. A feature that can be
+missing has a `missing` sentence, said instead of the template when the row's own value
+is missing; any other missing or unknown value renders as "n/a". Rendering never raises.
 """
 
 from __future__ import annotations
@@ -99,13 +100,15 @@ def feature(name: str) -> Feature:
 
 def render_reason(feature_name: str, row: Mapping[str, object]) -> str:
     """The feature's sentence for one row, e.g. "Active users fell 42% in the last 28
-    days (31 → 18)". Never raises: missing values read "n/a"."""
+    days (31 → 18)"; its `missing` sentence when the row's value is missing ("The export
+    feature has never been used"). Never raises: other missing values read "n/a"."""
     value = row.get(feature_name)
     try:
-        template = feature(feature_name).template
+        entry = feature(feature_name)
     except KeyError:
         log.warning("no catalog entry for %r; using a plain reason", feature_name)
         return f"{feature_name}: {format_value(value)}"
+    template = entry.missing if _missing(value) and entry.missing else entry.template
     try:
         return _Formatter().vformat(template, (), {**row, "value": value})
     except (ValueError, IndexError) as exc:  # a malformed template is a catalog bug

@@ -7,6 +7,8 @@ Read `features.catalog` for what each field means and the template rules. Names 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from features.catalog_types import Feature
 from features.note_topics import TOPIC_WORDS
 
@@ -235,4 +237,53 @@ CONTRACT: tuple[Feature, ...] = (
               "In the {value} stage", LIFECYCLE_STAGES),
 )
 
-ENTRIES: tuple[Feature, ...] = (*USAGE, *SUPPORT, *SENTIMENT, *CONTRACT)
+
+def _trend_missing(measure: str, words: str) -> dict[str, str]:
+    """A trend is missing when only the earlier window is zero: growth from nothing."""
+    sentence = (f"{words.capitalize()} went from none to {{{measure}_28d}} over the last "
+                "two 28-day windows")
+    return {f"{measure}_trend_ratio": sentence, f"{measure}_trend_pct": sentence}
+
+
+# What a CSM reads when a feature's own value is missing (see `Feature.missing`). A test
+# builds features from sources with gaps and checks every column that can be missing
+# has its sentence here.
+WHEN_MISSING: dict[str, str] = {
+    "days_since_<key>_use": "The <key> feature has never been used",
+    "days_since_last_login": "Nobody has ever logged in",
+    "license_utilisation_28d": "{active_users_28d} active users in the last 28 days; the "
+                               "licensed seats are unknown",
+    "license_utilisation_90d": "{active_users_90d} active users in the last 90 days; the "
+                               "licensed seats are unknown",
+    "minutes_per_active_user_28d": "No active users in the last 28 days",
+    **_trend_missing("active_users", "active users"),
+    **_trend_missing("logins", "login sessions"),
+    **_trend_missing("product_events", "product feature events"),
+    **_trend_missing("session_minutes", "session minutes"),
+    "oldest_open_ticket_days": "No support ticket is open",
+    "median_resolution_hours_90d": "No support ticket was resolved in the last 90 days",
+    "ticket_csat_mean_180d": "No support ticket was rated in the last 180 days",
+    "nps_latest": "No NPS answer yet",
+    "nps_category": "No NPS answer yet",
+    "days_since_nps": "No NPS answer yet",
+    "nps_change": "Fewer than two NPS answers so far",
+    "csat_survey_mean_180d": "No CSAT survey answer in the last 180 days",
+    "csm_sentiment_latest": "No CSM sentiment note yet",
+    "csm_sentiment_change": "Fewer than two CSM sentiment notes so far",
+    "days_since_csm_note": "No CSM note yet",
+    "csm_sentiment_mean_365d": "No CSM note in the last year",
+    **{f"days_since_{topic}_note": f"No CSM note has named {words}"
+       for topic, words in TOPIC_WORDS.items()},
+    "seats": "The licensed seats are unknown",
+    "arr_change_ratio": "First term: no earlier ARR to compare with (now {arr})",
+    "auto_renew": "Whether the term renews automatically is unknown",
+    "plan": "The plan is unknown",
+    "segment": "The segment is unknown",
+    "industry": "The industry is unknown",
+    "region": "The region is unknown",
+}
+
+ENTRIES: tuple[Feature, ...] = tuple(
+    replace(entry, missing=WHEN_MISSING.get(entry.name, ""))
+    for entry in (*USAGE, *SUPPORT, *SENTIMENT, *CONTRACT)
+)

@@ -18,7 +18,9 @@ class Feature:
     accounts and subscriptions, always present). `direction` is the expected risk
     direction — "higher" when a higher value should mean more risk, "lower" when a lower
     one should — used for wording and behavioural checks, never enforced on the model.
-    `categories` fixes a categorical's levels; None takes them from the data.
+    `categories` fixes a categorical's levels; None takes them from the data. `missing`
+    is the sentence when the row's own value is missing ("never used", "no answer yet"),
+    a template over the rest of the row; empty where the value is never missing.
     """
 
     name: str
@@ -30,6 +32,7 @@ class Feature:
     description: str
     template: str
     categories: tuple[str, ...] | None = None
+    missing: str = ""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -52,4 +55,5 @@ class Feature:
         words = key.replace("_", " ")
         return replace(self, name=self.name.replace(KEY, key),
                        description=self.description.replace(KEY, words),
-                       template=self.template.replace(KEY, words))
+                       template=self.template.replace(KEY, words),
+                       missing=self.missing.replace(KEY, words))

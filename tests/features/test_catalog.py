@@ -17,7 +17,7 @@ from features.catalog import (
     features_for,
     render_reason,
 )
-from features.catalog_entries import ENTRIES
+from features.catalog_entries import ENTRIES, WHEN_MISSING
 from features.contract import TABLES
 from features.spec import TrainingSetSpec
 from features.spine import IDENTITY_COLUMNS
@@ -82,9 +82,26 @@ def test_reasons_read_naturally():
     assert render_reason("auto_renew", {"auto_renew": 0.0}) == "Auto-renewal: no"
 
 
+def test_every_column_that_can_be_missing_says_so_in_words(built):
+    """A CSM reads "The export feature has never been used", not "last used n/a days ago"."""
+    assert set(WHEN_MISSING) <= {e.name for e in ENTRIES}
+    gaps = [name for name in feature_names(TABLES, KEYS) if built[name].isna().any()]
+    assert len(gaps) >= 20  # the random sources leave many kinds of gap
+    for name in gaps:
+        row = built[built[name].isna()].iloc[0].to_dict()
+        text = render_reason(name, row)
+        assert feature(name).missing and "{value" not in feature(name).missing, name
+        assert text == render_reason(name, row) and "n/a" not in text.split()[0], (name, text)
+        assert text != render_reason(name, {**row, name: 1.0}), name
+
+
 def test_reasons_never_raise_on_missing_values():
     for name in feature_names(TABLES, KEYS):
-        assert "n/a" in render_reason(name, {})
+        said, text = feature(name).missing, render_reason(name, {})
+        if said and "{" not in said:
+            assert text == said, name
+        else:
+            assert "n/a" in text, name
         assert render_reason(name, {name: float("nan")})
         assert render_reason(name, {name: pd.NA, "seats": None})
     assert render_reason("no_such_feature", {"no_such_feature": 2}) == "no_such_feature: 2"
