@@ -38,7 +38,9 @@ from features.catalog_types import FAMILIES, KEY, Feature
 
 log = logging.getLogger(__name__)
 
-CATALOG_VERSION = "2025.1"
+# Changes when features are added, removed or change meaning; recorded with every training
+# set and model. 2026.1 added the CSM note events, the year of CSM sentiment and 90-day users.
+CATALOG_VERSION = "2026.1"
 MISSING = "n/a"
 
 __all__ = ["CATALOG_VERSION", "Feature", "describe_catalog", "feature", "feature_names",
