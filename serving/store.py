@@ -45,7 +45,7 @@ from serving.store_models import (
     ScoreStoreError,
     StoredScore,
 )
-from serving.store_prune import all_runs, delete_runs, size_on_disk, vacuum_sqlite
+from serving.store_prune import all_runs, delete_runs, settle_sqlite, size_on_disk
 from serving.store_queries import (
     account_row,
     filtered_by,
@@ -254,18 +254,19 @@ class ScoreStore:
             kept = all_runs(conn)
         log.info("pruned %d scoring runs with %d account scores from %s; %d runs kept",
                  len(pruned), score_rows, self.url, len(kept))
-        vacuumed = vacuum and self._engine.dialect.name == "sqlite"
-        if vacuumed:
+        sqlite = self._engine.dialect.name == "sqlite"
+        if sqlite:
             try:
-                vacuum_sqlite(self._engine)
+                settle_sqlite(self._engine, vacuum)
             except sa.exc.SQLAlchemyError as exc:
-                raise _failed(f"The {len(pruned)} old runs were deleted, but VACUUM of "
-                              f"{self.url} failed", exc,
+                step = "VACUUM" if vacuum else "checkpointing the write-ahead log"
+                gone = f"{len(pruned)} old run{'' if len(pruned) == 1 else 's'}"
+                raise _failed(f"Deleted {gone}, but {step} of {self.url} failed", exc,
                               f"Check the free disk space (VACUUM needs about the file's "
                               f"size), then reclaim it with `churnlens prune-runs --keep "
                               f"{keep} --vacuum`.") from exc
         return PruneResult(tuple(pruned), tuple(kept), score_rows, dry_run=False,
-                           vacuumed=vacuumed, bytes_before=before,
+                           vacuumed=sqlite and vacuum, bytes_before=before,
                            bytes_after=size_on_disk(self._file))
 
     # -- health -----------------------------------------------------------------------------

@@ -9,10 +9,10 @@ parents, rather than trusting ON DELETE CASCADE: a database whose foreign keys l
 or a SQLite connection with foreign keys off, would otherwise keep orphaned rows.
 
 Deleting frees pages inside a SQLite file without shrinking it; VACUUM returns them to
-the disk, and cannot run inside a transaction, so it comes after the commit. With the
-write-ahead log, the file shrinks once the log is checkpointed. On PostgreSQL,
-autovacuum makes the deleted rows' space reusable by later runs by itself (only VACUUM
-FULL, which locks the tables, would return it to the disk).
+the disk, and cannot run inside a transaction, so it comes after the commit. Either way
+the write-ahead log is then folded into the file (a checkpoint), so the file's size is
+what it holds. On PostgreSQL, autovacuum makes the deleted rows' space reusable by later
+runs by itself (only VACUUM FULL, which locks the tables, would return it to the disk).
 """
 
 from __future__ import annotations
@@ -70,9 +70,14 @@ def size_on_disk(path: Path | None) -> int | None:
     return sum(p.stat().st_size for p in (path, wal) if p.is_file())
 
 
-def vacuum_sqlite(engine: sa.Engine) -> None:
-    """Rewrite a SQLite file without its free pages, then truncate the write-ahead log
-    into it so the file itself shrinks."""
+def settle_sqlite(engine: sa.Engine, vacuum: bool) -> None:
+    """Fold the write-ahead log into a SQLite file and empty it, after VACUUM (which
+    rewrites the file without its free pages) when asked.
+
+    A prune writes about as much log as it deletes, and the log file keeps its size
+    while the API holds connections open; folded in, the file's size is what it holds.
+    """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM")
+        if vacuum:
+            conn.exec_driver_sql("VACUUM")
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

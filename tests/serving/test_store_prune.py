@@ -240,7 +240,26 @@ def test_without_vacuum_a_sqlite_file_does_not_shrink(tmp_path):
     with ScoreStore(url) as store:
         for as_of in (JAN, FEB):
             store.write_run("7", as_of, [scored(f"x{i:04d}", 0.2, as_of) for i in range(500)])
+    with ScoreStore(url) as store:  # the runs folded into the file as the last one closed
         result = store.prune(keep=1)
     assert len(result.pruned) == 1 and not result.vacuumed
-    assert result.bytes_before is not None and result.bytes_after is not None
-    assert result.bytes_after >= result.bytes_before
+    assert result.bytes_before is not None
+    assert result.bytes_after == result.bytes_before == (tmp_path / "scores.db").stat().st_size
+
+
+def test_a_failed_vacuum_says_the_runs_are_gone_and_how_to_reclaim_the_space(tmp_path):
+    with ScoreStore(f"sqlite:///{tmp_path / 'scores.db'}") as store:
+        for as_of in (JAN, FEB):
+            write(store, as_of)
+
+        def no_space(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement == "VACUUM":
+                raise sa.exc.OperationalError(statement, None,
+                                              Exception("database or disk is full"))
+
+        sa.event.listen(store._engine, "before_cursor_execute", no_space)
+        with pytest.raises(ScoreStoreError) as caught:
+            store.prune(keep=1, vacuum=True)
+        assert str(caught.value).startswith("Deleted 1 old run, but VACUUM of ")
+        assert "`churnlens prune-runs --keep 1 --vacuum`" in str(caught.value)
+        assert [r.as_of for r in store.runs()] == [FEB]
