@@ -1,4 +1,4 @@
-"""`churnlens` commands of the serving stage: score, rank, serve, keys.
+"""`churnlens` commands of the serving stage: score, rank, prune-runs, serve, keys.
 
 Commands parse options and call library functions; heavy imports stay inside them.
 """
@@ -12,13 +12,17 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from features.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from serving.store import PruneResult, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +181,87 @@ def _write_csv(rows: list, target: Path) -> None:
     atomic_write_text(target, buffer.getvalue())
 
 
+def prune_runs(
+    keep: Annotated[int, typer.Option(min=1, help="How many of the newest scoring runs to "
+                                      "keep (latest as_of first, then the last written).",
+                                      show_default=False)],
+    vacuum: Annotated[bool, typer.Option("--vacuum", help="Then return the freed space of "
+                                         "a SQLite file to the disk (VACUUM; needs free "
+                                         "space about the file's size). PostgreSQL's "
+                                         "autovacuum makes it reusable by itself.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which runs would be "
+                                          "deleted; delete nothing.")] = False,
+) -> None:
+    """Delete all but the newest scoring runs, with their scores, reasons and renewals.
+
+    Every row of the old runs goes in one transaction: a failure deletes nothing. The
+    newest run stays, so the ranked list is unchanged (with --keep 1, it no longer shows
+    the change since the run before); account history shows only the runs kept. A
+    running API copes. A SQLite file keeps the freed space until --vacuum.
+    """
+    from features.settings import get_settings
+    from serving.store import ScoreStore
+
+    store = ScoreStore(get_settings().score_store)
+    try:
+        result = store.prune(keep, vacuum=vacuum, dry_run=dry_run)
+    finally:
+        store.dispose()
+    for line in _prune_report(result, keep, vacuum):
+        typer.echo(line)
+
+
+def _prune_report(result: PruneResult, keep: int, vacuum: bool) -> list[str]:
+    """One line on the runs, one on the SQLite file's size (or on vacuuming elsewhere)."""
+    scores = f"{result.score_rows:,} account score{'' if result.score_rows == 1 else 's'}"
+    if result.dry_run:
+        lines = [f"Would delete {_runs(result.pruned)} with {scores} and keep "
+                 f"{_runs(result.kept)}; nothing was deleted (dry run)."]
+    elif result.pruned:
+        lines = [f"Deleted {_runs(result.pruned)} with {scores}; kept "
+                 f"{_runs(result.kept)}."]
+    else:
+        lines = [f"Nothing to delete: the store holds {_runs(result.kept)}, no more than "
+                 f"--keep {keep}."]
+    before, after = result.bytes_before, result.bytes_after
+    if before is not None and after is not None:
+        if result.dry_run:
+            lines.append(f"SQLite file: {_megabytes(before)}.")
+        elif result.vacuumed:
+            lines.append(f"SQLite file: {_megabytes(before)} before, {_megabytes(after)} "
+                         f"after VACUUM.")
+        else:
+            lines.append(f"SQLite file: {_megabytes(before)} before, {_megabytes(after)} "
+                         f"after; --vacuum returns the freed space to the disk.")
+    elif vacuum and not result.vacuumed and not result.dry_run:
+        lines.append("Nothing to vacuum: the database reclaims the freed space itself "
+                     "(PostgreSQL: autovacuum).")
+    return lines
+
+
+def _runs(runs: Sequence[RunSummary]) -> str:
+    """'3 runs (ids 1-2, 5, as of 2025-01-01 to 2025-03-01)'; ids as ranges, since
+    backfilled runs need not have consecutive ids."""
+    if not runs:
+        return "no runs"
+    spans: list[list[int]] = []
+    for run_id in sorted(r.id for r in runs):
+        if spans and run_id == spans[-1][1] + 1:
+            spans[-1][1] = run_id
+        else:
+            spans.append([run_id, run_id])
+    ids = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    first, last = min(r.as_of for r in runs), max(r.as_of for r in runs)
+    when = f"as of {first}" if first == last else f"as of {first} to {last}"
+    if len(runs) == 1:
+        return f"1 run (id {ids}, {when})"
+    return f"{len(runs)} runs (ids {ids}, {when})"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default "
                                              "CHURNLENS_HOST or 127.0.0.1).",
@@ -278,5 +363,6 @@ def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `churnlens` app."""
     app.command()(score)
     app.command()(rank)
+    app.command()(prune_runs)
     app.command()(serve)
     app.add_typer(keys_app, name="keys")
