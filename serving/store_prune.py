@@ -1,6 +1,6 @@
 """Pruning the score store: all but the newest runs go, with every row keyed by them.
 
-Nothing else ever removes a run, and a 10,000-account run takes about 36 MB in SQLite.
+Nothing else ever removes a run, and a 10,000-account run takes tens of MB in SQLite.
 "Newest" is the store's own order (latest as_of, then last written), so the run the list
 shows and the runs just before it, which give its "what changed" columns, are the ones
 kept. The runs to delete are picked by id first, so a run written meanwhile is never
