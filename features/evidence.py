@@ -2,7 +2,8 @@
 
 A reason such as "NPS fell to 3" or "4 tickets open" is more convincing next to the
 records it comes from: the last NPS answer with its comment, the tickets still open with
-their age and priority, and the weekly usage of the last few weeks. This module reads
+their age and priority, the weekly usage of the last few weeks, and the CSM's latest
+notes with the churn-precursor events they name (`features.note_topics`). This module reads
 those records for many accounts at once, with the same point-in-time rule as every
 feature: only records strictly before `as_of` (a ticket closed on or after `as_of` is
 still open at `as_of`).
@@ -24,12 +25,14 @@ import numpy as np
 import pandas as pd
 
 from features.loading import Sources
+from features.note_topics import topic_flags
 from features.spine import encode_ids, timestamps_ns
 from features.windows import DAY_NS
 
 USAGE_WEEKS = 12
 USAGE_DAYS = 7 * USAGE_WEEKS  # how far before as_of the usage evidence reads
 MAX_OPEN_TICKETS = 10
+MAX_NOTES = 3  # the CSM's latest notes shown, newest first
 # Open tickets are listed most urgent first: by priority, then oldest first.
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 LOGIN = "login"
@@ -73,6 +76,17 @@ class UsageWeek:
 
 
 @dataclass(frozen=True)
+class CsmNote:
+    """One CSM note: its sentiment, its text, and the topics of `features.note_topics`
+    it names (e.g. "champion_left")."""
+
+    noted_at: dt.date
+    sentiment: str | None
+    text: str | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AccountEvidence:
     """What an account's records showed just before as_of."""
 
@@ -83,6 +97,7 @@ class AccountEvidence:
     open_tickets: tuple[OpenTicket, ...]  # most urgent first, at most MAX_OPEN_TICKETS
     open_ticket_count: int  # all open tickets, also those beyond the list
     usage: tuple[UsageWeek, ...]  # oldest week first, USAGE_WEEKS of them
+    recent_notes: tuple[CsmNote, ...] = ()  # newest first, at most MAX_NOTES
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +109,8 @@ class AccountEvidence:
             "open_ticket_count": self.open_ticket_count,
             "usage": [{**w.__dict__, "week_start": w.week_start.isoformat()}
                       for w in self.usage],
+            "recent_notes": [{**n.__dict__, "noted_at": n.noted_at.isoformat(),
+                              "topics": list(n.topics)} for n in self.recent_notes],
         }
 
     @classmethod
@@ -107,6 +124,10 @@ class AccountEvidence:
             open_ticket_count=int(data["open_ticket_count"]),
             usage=tuple(UsageWeek(**{**w, "week_start": dt.date.fromisoformat(
                 w["week_start"])}) for w in data["usage"]),
+            # evidence stored before notes were part of it has none
+            recent_notes=tuple(CsmNote(**{**n, "noted_at": dt.date.fromisoformat(
+                n["noted_at"]), "topics": tuple(n["topics"])})
+                for n in data.get("recent_notes", ())),
         )
 
 
@@ -128,6 +149,7 @@ def evidence_at(sources: Sources, as_of: dt.date, account_ids: Iterable[str]
                  and bool(events["user_id"].notna().any()))
     usage = _usage_weeks(events, moment, wanted, has_users)
     empty_usage = _empty_weeks(moment, has_users)
+    notes = _recent_notes(_before(sources.get("csm_notes"), "noted_at", moment, wanted))
     return {
         account: AccountEvidence(
             account_id=account, as_of=as_of, last_nps=last_nps.get(account),
@@ -135,6 +157,7 @@ def evidence_at(sources: Sources, as_of: dt.date, account_ids: Iterable[str]
             open_tickets=tuple(tickets.get(account, ())[:MAX_OPEN_TICKETS]),
             open_ticket_count=len(tickets.get(account, ())),
             usage=usage.get(account, empty_usage),
+            recent_notes=notes.get(account, ()),
         )
         for account in ids
     }
@@ -198,6 +221,25 @@ def _open_tickets(tickets: pd.DataFrame | None, moment: pd.Timestamp, accounts: 
             escalated=_flag(columns["escalated"][i]),
         ))
     return out
+
+
+def _recent_notes(notes: pd.DataFrame | None) -> dict[str, tuple[CsmNote, ...]]:
+    """The latest `MAX_NOTES` notes of each account, newest first."""
+    if notes is None or notes.empty:
+        return {}
+    latest = notes.sort_values("noted_at", kind="stable", ascending=False).groupby(
+        "account_id", sort=False).head(MAX_NOTES)
+    texts = (latest["text"] if "text" in latest else pd.Series(None, index=latest.index))
+    named = topic_flags(texts)
+    topics = [tuple(t for t, flags in named.items() if flags[i]) for i in range(len(latest))]
+    sentiments = (latest["sentiment"] if "sentiment" in latest
+                  else pd.Series(None, index=latest.index)).to_numpy()
+    out: dict[str, list[CsmNote]] = {}
+    for i, (account, at, text) in enumerate(zip(latest["account_id"], latest["noted_at"],
+                                                texts, strict=True)):
+        out.setdefault(str(account), []).append(
+            CsmNote(_day(at), _text(sentiments[i]), _text(text), topics[i]))
+    return {account: tuple(listed) for account, listed in out.items()}
 
 
 def _week_starts(moment: pd.Timestamp) -> list[pd.Timestamp]:

@@ -9,9 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from features.evidence import (
+    MAX_NOTES,
     MAX_OPEN_TICKETS,
     USAGE_WEEKS,
     AccountEvidence,
+    CsmNote,
     account_evidence,
     evidence_at,
 )
@@ -48,6 +50,16 @@ def _edit_tables(tables: dict[str, pd.DataFrame]) -> None:
                        "export"],
         "user_id": ["u1", "u2", "u1", "u1", "u3", "u4", None],
         "quantity": ["1", "2", "5", "3", "1", "9", "4"],
+    })
+
+    tables["csm_notes"] = pd.DataFrame({
+        "account_id": ["A1", "A1", "A1", "A1", "A1", "A2"],
+        "noted_at": ["2024-03-01", "2024-05-01", "2024-06-10", "2024-06-30T16:00:00Z",
+                     "2024-07-01", "2024-06-01"],
+        "sentiment": ["green", "red", "yellow", "red", "green", "yellow"],
+        # the note of 2024-07-01 is on as_of: not yet known
+        "text": ["QBR went well", "Our champion has left the company.", None,
+                 "Big OUTAGE today, incident call", "on as_of", "Quiet month"],
     })
 
 
@@ -109,6 +121,29 @@ def test_open_tickets_list_is_capped_but_counted(make_sources: Callable[..., Pat
     assert found.open_ticket_count == many
     assert len(found.open_tickets) == MAX_OPEN_TICKETS
     assert found.open_tickets[0].ticket_id == "T0"  # same priority: oldest first
+
+
+def test_latest_csm_notes_name_their_risk_events(make_sources: Callable[..., Path]) -> None:
+    sources = load_sources(make_sources(_edit_tables))
+    found = evidence_at(sources, AS_OF, ["A1", "A2", "A3"])
+    assert MAX_NOTES == 3
+    assert found["A1"].recent_notes == (  # newest first; 2024-03-01 is the fourth
+        CsmNote(dt.date(2024, 6, 30), "red", "Big OUTAGE today, incident call", ("incident",)),
+        CsmNote(dt.date(2024, 6, 10), "yellow", None, ()),
+        CsmNote(dt.date(2024, 5, 1), "red", "Our champion has left the company.",
+                ("champion_left",)),
+    )
+    assert found["A2"].recent_notes == (CsmNote(dt.date(2024, 6, 1), "yellow", "Quiet month",
+                                                ()),)
+    assert found["A3"].recent_notes == ()
+
+
+def test_evidence_stored_before_notes_reads_without_them(make_sources: Callable[..., Path]
+                                                         ) -> None:
+    found = account_evidence(load_sources(make_sources(_edit_tables)), "A1", AS_OF)
+    stored = found.to_json()
+    del stored["recent_notes"]
+    assert AccountEvidence.from_json(stored).recent_notes == ()
 
 
 def test_evidence_round_trips_through_json(make_sources: Callable[..., Path]) -> None:

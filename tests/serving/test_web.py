@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 import time
@@ -31,7 +32,7 @@ from serving.commands import CSV_COLUMNS
 from serving.model_holder import ModelHolder
 from serving.store import ScoreStore
 from serving.web_session import SESSION_COOKIE, SESSION_SECONDS, SessionSigner
-from serving.web_views import EXPORT_COLUMNS
+from serving.web_views import EXPORT_COLUMNS, label
 
 pytestmark = pytest.mark.slow
 
@@ -427,6 +428,12 @@ def test_the_account_page_shows_the_evidence_the_api_gives(signed_in):
     for ticket in evidence["open_tickets"]:
         assert ticket["ticket_id"] in tickets.group(1)
     assert page.count('<rect class="usage-bar"') == len(evidence["usage"]) == 12
+    notes = re.search(r'<ul class="notes" id="csm-notes">(.*?)</ul>', page, re.S)
+    assert notes is not None and evidence["recent_notes"]
+    assert notes.group(1).count("<li>") == len(evidence["recent_notes"])
+    for note in evidence["recent_notes"]:
+        assert html.escape(note["text"] or "no text") in notes.group(1)
+        assert all(label(topic) in notes.group(1) for topic in note["topics"])
 
 
 def test_an_unknown_account_is_a_404_page(signed_in):
