@@ -6,21 +6,10 @@ import datetime as dt
 import json
 
 import pytest
+from books import FEB, JAN, MAR, book
 
 from serving.ranked_pages import RankedPages
-from serving.risk import Bands, Reason, RiskScore
-from serving.store import AccountInfo, ListQuery, StoredScore
-
-JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
-
-
-def book(as_of: dt.date, probabilities: dict[str, float]) -> list[StoredScore]:
-    return [StoredScore(
-        RiskScore(account_id, as_of, p, Bands().band(p), "churnlens", "7",
-                  (Reason("logins_28d", "usage", 3.0, p, "few logins"),), {"usage": p}),
-        AccountInfo(account_id, account_id.upper(), "smb", "ana", 1_000.0,
-                    as_of + dt.timedelta(days=100)))
-        for account_id, p in probabilities.items()]
+from serving.store import ListQuery
 
 
 def by_id(body: bytes) -> dict[str, dict]:
