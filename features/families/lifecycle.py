@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog_entries import LIFECYCLE_STAGES
-from features.families.sentiment import compute_notes
+from features.families.sentiment import latest_sentiment
 from features.families.support import count_open_where
 from features.spine import Spine
 
@@ -32,8 +32,7 @@ def compute(spine: Spine, contract: pd.DataFrame, tickets: pd.DataFrame | None,
                     | tickets["escalated"].fillna(False).to_numpy(dtype=bool))
         escalation |= count_open_where(spine, tickets, alarming) > 0
     if notes is not None:
-        latest = compute_notes(spine, notes)["csm_sentiment_latest"]
-        escalation |= latest.eq("red").fillna(False).to_numpy(dtype=bool)
+        escalation |= np.asarray(latest_sentiment(spine, notes) == "red", dtype=bool)
     stage = np.select(
         [escalation,
          contract["tenure_days"].to_numpy() < ONBOARDING_DAYS,

@@ -11,6 +11,8 @@ one account share a timestamp, the lower score (sentiment) counts as the earlier
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -66,15 +68,41 @@ def compute_surveys(spine: Spine, surveys: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def compute_notes(spine: Spine, notes: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Notes:
+    """The notes of spine accounts: `known` marks them among all rows; `index` orders them
+    by time (ties: the lower sentiment first); `codes` are their sentiments (red=0 ..
+    green=2, NaN unknown), `accounts` and `times` their spine codes and times."""
+
+    known: np.ndarray
+    index: EventIndex
+    codes: np.ndarray
+    accounts: np.ndarray
+    times: np.ndarray
+
+
+def _notes(spine: Spine, notes: pd.DataFrame) -> _Notes:
     accounts = spine.encode(notes["account_id"])
     known = accounts >= 0
     times = timestamps_ns(notes["noted_at"])[known]
     levels = pd.Categorical(notes["sentiment"].astype("str"), categories=list(SENTIMENTS))
     codes = levels.codes.astype(np.float64)[known]
     codes[codes < 0] = np.nan
-    queries = spine.queries("ns")
     index = EventIndex(accounts[known], times, tiebreak=np.nan_to_num(codes, nan=-1))
+    return _Notes(known, index, codes, accounts[known], times)
+
+
+def latest_sentiment(spine: Spine, notes: pd.DataFrame) -> pd.Categorical:
+    """The CSM's latest sentiment before each as_of (what the lifecycle stage reads)."""
+    found = _notes(spine, notes)
+    latest = found.index.latest(spine.queries("ns"))
+    return _categorical(found.index.take(found.codes, latest), SENTIMENTS)
+
+
+def compute_notes(spine: Spine, notes: pd.DataFrame) -> pd.DataFrame:
+    found = _notes(spine, notes)
+    index, codes = found.index, found.codes
+    queries = spine.queries("ns")
     latest, previous = index.latest(queries), index.latest(queries, nth=2)
     now = index.take(codes, latest)
     rated = ~np.isnan(codes)
@@ -89,7 +117,7 @@ def compute_notes(spine: Spine, notes: pd.DataFrame) -> pd.DataFrame:
         "days_since_csm_note": index.elapsed(queries, latest) / DAY_NS,
         "csm_sentiment_mean_365d": mean,
     }
-    for topic, flags in topic_flags(notes["text"][known]).items():
-        about = EventIndex(accounts[known][flags], times[flags])
+    for topic, flags in topic_flags(notes["text"][found.known]).items():
+        about = EventIndex(found.accounts[flags], found.times[flags])
         out[f"days_since_{topic}_note"] = about.elapsed(queries, about.latest(queries)) / DAY_NS
     return pd.DataFrame(out)
