@@ -33,6 +33,7 @@ USAGE_WEEKS = 12
 USAGE_DAYS = 7 * USAGE_WEEKS  # how far before as_of the usage evidence reads
 MAX_OPEN_TICKETS = 10
 MAX_NOTES = 3  # the CSM's latest notes shown, newest first
+SENTIMENT_RANK = {"red": 0, "yellow": 1, "green": 2}
 # Open tickets are listed most urgent first: by priority, then oldest first.
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 LOGIN = "login"
@@ -97,7 +98,8 @@ class AccountEvidence:
     open_tickets: tuple[OpenTicket, ...]  # most urgent first, at most MAX_OPEN_TICKETS
     open_ticket_count: int  # all open tickets, also those beyond the list
     usage: tuple[UsageWeek, ...]  # oldest week first, USAGE_WEEKS of them
-    recent_notes: tuple[CsmNote, ...] = ()  # newest first, at most MAX_NOTES
+    # newest first, at most MAX_NOTES; None in evidence stored before notes were part of it
+    recent_notes: tuple[CsmNote, ...] | None = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,8 +111,9 @@ class AccountEvidence:
             "open_ticket_count": self.open_ticket_count,
             "usage": [{**w.__dict__, "week_start": w.week_start.isoformat()}
                       for w in self.usage],
-            "recent_notes": [{**n.__dict__, "noted_at": n.noted_at.isoformat(),
-                              "topics": list(n.topics)} for n in self.recent_notes],
+            "recent_notes": None if self.recent_notes is None else [
+                {**n.__dict__, "noted_at": n.noted_at.isoformat(), "topics": list(n.topics)}
+                for n in self.recent_notes],
         }
 
     @classmethod
@@ -124,10 +127,9 @@ class AccountEvidence:
             open_ticket_count=int(data["open_ticket_count"]),
             usage=tuple(UsageWeek(**{**w, "week_start": dt.date.fromisoformat(
                 w["week_start"])}) for w in data["usage"]),
-            # evidence stored before notes were part of it has none
-            recent_notes=tuple(CsmNote(**{**n, "noted_at": dt.date.fromisoformat(
-                n["noted_at"]), "topics": tuple(n["topics"])})
-                for n in data.get("recent_notes", ())),
+            recent_notes=None if data.get("recent_notes") is None else tuple(
+                CsmNote(**{**n, "noted_at": dt.date.fromisoformat(n["noted_at"]),
+                           "topics": tuple(n["topics"])}) for n in data["recent_notes"]),
         )
 
 
@@ -224,11 +226,16 @@ def _open_tickets(tickets: pd.DataFrame | None, moment: pd.Timestamp, accounts: 
 
 
 def _recent_notes(notes: pd.DataFrame | None) -> dict[str, tuple[CsmNote, ...]]:
-    """The latest `MAX_NOTES` notes of each account, newest first."""
+    """The latest `MAX_NOTES` notes of each account, newest first. Of notes written at the
+    same moment the higher sentiment counts as the later, as in the sentiment features,
+    so the first note shown is the one `csm_sentiment_latest` reads."""
     if notes is None or notes.empty:
         return {}
-    latest = notes.sort_values("noted_at", kind="stable", ascending=False).groupby(
-        "account_id", sort=False).head(MAX_NOTES)
+    rank = (notes["sentiment"].astype("object").map(SENTIMENT_RANK).fillna(-1)
+            if "sentiment" in notes else pd.Series(-1, index=notes.index))
+    order = np.lexsort((-rank.to_numpy(dtype=np.float64),
+                        -timestamps_ns(notes["noted_at"]).astype(np.float64)))
+    latest = notes.iloc[order].groupby("account_id", sort=False).head(MAX_NOTES)
     texts = (latest["text"] if "text" in latest else pd.Series(None, index=latest.index))
     named = topic_flags(texts)
     topics = [tuple(t for t, flags in named.items() if flags[i]) for i in range(len(latest))]

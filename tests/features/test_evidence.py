@@ -18,6 +18,7 @@ from features.evidence import (
     evidence_at,
 )
 from features.loading import load_sources
+from features.training_set import build_scoring_frame
 
 
 def _edit_tables(tables: dict[str, pd.DataFrame]) -> None:
@@ -143,7 +144,23 @@ def test_evidence_stored_before_notes_reads_without_them(make_sources: Callable[
     found = account_evidence(load_sources(make_sources(_edit_tables)), "A1", AS_OF)
     stored = found.to_json()
     del stored["recent_notes"]
-    assert AccountEvidence.from_json(stored).recent_notes == ()
+    assert AccountEvidence.from_json(stored).recent_notes is None  # not "no notes"
+
+
+def test_notes_of_one_moment_list_the_one_the_features_call_latest_first(
+        make_sources: Callable[..., Path]) -> None:
+    def edit(tables: dict[str, pd.DataFrame]) -> None:
+        _edit_tables(tables)
+        tables["csm_notes"] = pd.DataFrame({
+            "account_id": ["A1", "A1", "A1"], "noted_at": ["2024-06-01"] * 3,
+            "sentiment": ["green", "red", "yellow"], "text": ["g", "r", "y"]})
+
+    sources = load_sources(make_sources(edit))
+    notes = account_evidence(sources, "A1", AS_OF).recent_notes
+    assert notes is not None and [n.sentiment for n in notes] == ["green", "yellow", "red"]
+    frame = build_scoring_frame(sources, AS_OF, [])
+    latest = frame.loc[frame["account_id"] == "A1", "csm_sentiment_latest"].iloc[0]
+    assert latest == notes[0].sentiment
 
 
 def test_evidence_round_trips_through_json(make_sources: Callable[..., Path]) -> None:
