@@ -35,9 +35,10 @@ ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
 class Sources:
     """Validated source tables, typed per the contract, and the data's last covered day.
 
-    `usage_from` is set when usage was loaded for scoring: rows before that day are
-    there only as their account and event type's last use (`features.usage_reach`), so
-    only as_of dates whose reach starts on or after it see complete usage.
+    `usage_from` is set when usage was loaded for scoring: of the rows before that day
+    only each account and event type's last use is there, with the table's earliest and
+    latest record and one row naming a user (`features.usage_reach`), so only as_of
+    dates whose reach starts on or after it see complete usage.
     """
 
     tables: dict[str, pd.DataFrame]

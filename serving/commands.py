@@ -63,7 +63,8 @@ def score(
     """Score every active account with the champion and store the run with its reasons.
 
     The run (model version, as_of, created_at, one row per account) is written in one
-    transaction: a failure leaves no partial run. Earlier runs are kept for history.
+    transaction: a failure leaves no partial run. Earlier runs are kept for history until
+    `churnlens prune-runs` deletes them.
     Parquet usage is read only as far back as the features and evidence look, plus each
     account and event type's last use; `churnlens validate` checks every row.
     """

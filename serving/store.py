@@ -1,4 +1,4 @@
-"""The score store: every scoring run with its rows and reasons, kept, in SQLite or PostgreSQL.
+"""The score store: scoring runs with their rows and reasons, in SQLite or PostgreSQL.
 
 A run (model version, as_of, created_at) and all its rows are written in one
 transaction, so a failure leaves no partial run. Runs are kept until pruned: "newest"
