@@ -21,7 +21,7 @@ from features.windows import DistinctCounter, EventIndex, Queries
 
 WINDOWS = (7, 28, 90)
 MONTH = 28
-QUARTER = 90  # the longest window (usage_rows.LOOKBACK_DAYS)
+QUARTER = WINDOWS[-1]  # the longest window (at most usage_rows.LOOKBACK_DAYS)
 # Account-days below which a dense bincount finds active days faster than hashing.
 _DENSE_CELLS = 200_000_000
 

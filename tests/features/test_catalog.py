@@ -91,7 +91,7 @@ def test_every_column_that_can_be_missing_says_so_in_words(built):
         row = built[built[name].isna()].iloc[0].to_dict()
         text = render_reason(name, row)
         assert feature(name).missing and "{value" not in feature(name).missing, name
-        assert text == render_reason(name, row) and "n/a" not in text.split()[0], (name, text)
+        assert "n/a" not in text, (name, text)
         assert text != render_reason(name, {**row, name: 1.0}), name
 
 

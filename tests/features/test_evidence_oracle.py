@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from random_sources import AS_OF, load_tables, random_tables
 
-from features.evidence import PRIORITY_ORDER, USAGE_WEEKS, evidence_at
+from features.evidence import (
+    MAX_NOTES,
+    MAX_OPEN_TICKETS,
+    PRIORITY_ORDER,
+    USAGE_WEEKS,
+    evidence_at,
+)
 
 
 def _weeks(usage: pd.DataFrame, account: str, as_of: dt.date
@@ -57,4 +63,33 @@ def test_usage_weeks_and_open_tickets_match_the_oracle(tmp_path, seed):
                       for t in found[account].open_tickets]
             expected = _open_tickets(tickets, account, as_of.date())
             assert found[account].open_ticket_count == len(expected)
-            assert listed == expected[:len(listed)]
+            assert listed == expected[:MAX_OPEN_TICKETS]
+
+
+def _notes(notes: pd.DataFrame, account: str, as_of: dt.date
+           ) -> list[tuple[dt.date, str, str | None]]:
+    """(day, sentiment, text) of the latest notes before as_of, newest first; at one
+    moment the higher sentiment counts as the later."""
+    moment = pd.Timestamp(as_of, tz="UTC")
+    rank = {"red": 0, "yellow": 1, "green": 2}
+    rows = [r for r in notes.itertuples() if r.account_id == account and r.noted_at < moment]
+    rows.sort(key=lambda r: (r.noted_at, rank[r.sentiment]), reverse=True)
+    return [(r.noted_at.date(), r.sentiment, r.text if isinstance(r.text, str) else None)
+            for r in rows[:MAX_NOTES]]
+
+
+@pytest.mark.parametrize("seed", [4, 11])
+def test_latest_notes_match_the_oracle(tmp_path, seed):
+    sources = load_tables(tmp_path, random_tables(seed))
+    notes = sources.tables["csm_notes"]
+    accounts = list(sources.accounts["account_id"])
+    shown = 0
+    for as_of in AS_OF[::4]:
+        found = evidence_at(sources, as_of.date(), accounts)
+        for account in accounts:
+            listed = found[account].recent_notes
+            assert listed is not None
+            assert [(n.noted_at, n.sentiment, n.text) for n in listed] == _notes(
+                notes, account, as_of.date())
+            shown += len(listed)
+    assert shown > 0

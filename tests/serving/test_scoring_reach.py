@@ -8,15 +8,18 @@ import pytest
 
 from features.errors import ChurnlensError
 from features.evidence import USAGE_DAYS
+from features.families import usage
 from features.families.usage_rows import LOOKBACK_DAYS
 from features.loading import load_sources
 from serving.batch import default_as_of, score_accounts, scoring_reach
 from serving.risk import Bands
 
 
-def test_the_reach_covers_every_usage_feature_and_the_evidence():
-    assert scoring_reach(None).days >= LOOKBACK_DAYS
-    assert scoring_reach(None).days >= USAGE_DAYS
+def test_the_reach_covers_every_usage_window_and_the_evidence():
+    """A longer usage window or more weeks of evidence must widen what scoring reads."""
+    longest = max(*usage.WINDOWS, usage.MONTH * 2, usage.QUARTER)  # incl. the prior 28 days
+    assert longest <= LOOKBACK_DAYS <= scoring_reach(None).days
+    assert USAGE_DAYS <= scoring_reach(None).days
 
 
 @pytest.mark.slow
