@@ -138,6 +138,7 @@ def evidence_at(sources: Sources, as_of: dt.date, account_ids: Iterable[str]
     """Evidence for each of `account_ids` from records strictly before `as_of`."""
     ids = list(dict.fromkeys(str(a) for a in account_ids))
     moment = pd.Timestamp(as_of, tz="UTC")
+    sources.require_usage(moment, USAGE_DAYS, "the usage evidence")
     wanted = pd.Index(ids)
     surveys = _before(sources.get("surveys"), "responded_at", moment, wanted)
     last_nps = _last_answers(surveys[surveys["kind"] == "nps"] if surveys is not None else None)

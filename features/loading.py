@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract import TABLES, Table
-from features.errors import DataContractError, Violation
+from features.errors import ChurnlensError, DataContractError, Violation
 from features.parsing import parse_table
 from features.readers import RawSources, parse_data_end, read_location
 from features.usage_reach import UsageReach
@@ -66,6 +66,19 @@ class Sources:
         starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
                   if (frame := self.tables.get(name)) is not None and len(frame)]
         return pd.Timestamp(min(starts) if starts else self.subscriptions["start_date"].min())
+
+    def require_usage(self, as_of: pd.Timestamp, days: int, purpose: str) -> None:
+        """Refuse to read usage `days` before `as_of` when the sources were loaded for a
+        later as_of (`usage_from`): features or evidence would quietly lack rows."""
+        if self.usage_from is None:
+            return
+        needed = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=days)
+        if needed < self.usage_from:
+            raise ChurnlensError(
+                f"Usage was loaded for scoring from {self.usage_from.date()} on, but "
+                f"{purpose} as of {pd.Timestamp(as_of).date()} needs it from "
+                f"{needed.date()}. Load the sources again with this as_of's reach "
+                f"(`serving.batch.scoring_reach`), or without one.")
 
     def get(self, name: str) -> pd.DataFrame | None:
         """An optional table, or None when the source does not have it."""

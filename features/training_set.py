@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from features.build import build_features, resolve_key_features
+from features.families.usage_rows import LOOKBACK_DAYS
 from features.loading import Sources
 from features.spec import TrainingSetSpec, check_as_of
 from features.spine import build_spine
@@ -76,6 +77,8 @@ def build_scoring_frame(sources: Sources, as_of: dt.date | pd.Timestamp,
 
 def _build(sources: Sources, dates: list[pd.Timestamp], grace_days: int,
            key_features: Sequence[str], timings: dict[str, float] | None) -> pd.DataFrame:
+    if dates:
+        sources.require_usage(min(dates), LOOKBACK_DAYS, "features")
     began = time.perf_counter()
     spine = build_spine(sources.subscriptions, sources.accounts["account_id"],
                         sources.data_end, dates, grace_days)

@@ -10,7 +10,8 @@ the CSM page shows them without reading the sources again. The whole run is writ
 one transaction.
 
 A run reads only the usage it can see (`scoring_reach`): the sources are loaded with that
-reach, and scoring refuses an as_of whose reach starts before the usage read.
+reach, and the features and evidence refuse an as_of whose reach starts before the usage
+read (`Sources.require_usage`).
 """
 
 from __future__ import annotations
@@ -64,23 +65,10 @@ def scoring_reach(as_of: dt.date | None) -> UsageReach:
     return UsageReach(max(LOOKBACK_DAYS, USAGE_DAYS), as_of)
 
 
-def _check_reach(sources: Sources, as_of: dt.date) -> None:
-    """Refuse to score with usage loaded for a later as_of: features would lack rows."""
-    if sources.usage_from is None:
-        return
-    needed = scoring_reach(as_of).first_day(sources.data_end)
-    if needed < sources.usage_from:
-        raise ChurnlensError(
-            f"Usage was loaded for scoring from {sources.usage_from.date()} on, but scoring "
-            f"as of {as_of} needs it from {needed.date()}. Load the sources again with "
-            f"this as_of's reach (`scoring_reach`), or without one.")
-
-
 def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
                    as_of: dt.date, bands: Bands, grace_days: int = 30
                    ) -> tuple[list[StoredScore], list[dict[str, Any]]]:
     """Scores with reasons for every account active at `as_of`, and each one's features."""
-    _check_reach(sources, as_of)
     keys = key_features_in(model.contract.names)
     frame = build_scoring_frame(sources, as_of, keys, grace_days)
     if frame.empty:

@@ -13,7 +13,7 @@ from random_sources import AS_OF, random_tables
 from tiny_sources import tiny_tables, write_tables
 
 from features.build import resolve_key_features
-from features.errors import DataContractError
+from features.errors import ChurnlensError, DataContractError
 from features.evidence import USAGE_DAYS, evidence_at
 from features.families.usage_rows import LOOKBACK_DAYS
 from features.loading import Sources, load_sources
@@ -77,6 +77,18 @@ def test_reading_the_reach_scores_as_reading_everything(tmp_path, as_of):
     frame = build_scoring_frame(trimmed, day, resolve_key_features(full))
     # Only right because the last use, months before the reach, was read.
     assert frame["days_since_report_created_use"].tolist() == [(day - dt.date(2024, 3, 15)).days]
+
+
+def test_features_and_evidence_refuse_an_as_of_before_the_usage_read(tmp_path):
+    where = _sources(tmp_path, _usage_with_old_last_uses())
+    trimmed = load_sources(where, usage_reach=UsageReach(DAYS, dt.date(2024, 12, 15)))
+    earlier = dt.date(2024, 12, 1)
+    with pytest.raises(ChurnlensError, match="features as of 2024-12-01 needs it from"):
+        build_scoring_frame(trimmed, earlier)
+    with pytest.raises(ChurnlensError, match="usage evidence as of 2024-12-01 needs it"):
+        evidence_at(trimmed, earlier, ["A1"])
+    build_scoring_frame(trimmed, dt.date(2024, 12, 20))  # a later as_of is covered
+    evidence_at(trimmed, dt.date(2024, 12, 20), ["A1"])
 
 
 def test_reading_the_reach_keeps_rows_after_as_of(tmp_path):
