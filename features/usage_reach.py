@@ -34,12 +34,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.readers import parse_data_end
+from features.windows import DAY_NS
 
 log = logging.getLogger(__name__)
 
 _NO_TIME = np.iinfo(np.int64).max  # where a row has no timestamp: kept, like later rows
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-_DAY_NS = 86_400 * 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def trim_usage(table: pa.Table, reach: UsageReach, data_end: pd.Timestamp | None
     first_day = reach.first_day(data_end if data_end is not None else parse_data_end(
         pd.Timestamp(span["max"].value, unit=unit)))
     keep = _keep(table.to_batches(), first_day.value // _NS_PER_UNIT[unit],
-                 _DAY_NS // _NS_PER_UNIT[unit])
+                 DAY_NS // _NS_PER_UNIT[unit])
     for moment in (span["min"], span["max"]):
         keep[pc.index(stamps, moment).as_py()] = True
     if "user_id" in table.column_names:
