@@ -81,7 +81,8 @@ class RankedPages:
         found = self._lookup(key)
         if found is not None:
             return found
-        body = self._encode(self.store.ranked(dataclasses.replace(query, run_id=run.id)))
+        body = self._encode(self.store.ranked(dataclasses.replace(query, run_id=run.id),
+                                              (run, previous)))
         with self._lock:
             self._known[key] = body
             while len(self._known) > self._remember:

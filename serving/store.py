@@ -178,10 +178,15 @@ class ScoreStore:
         with self._reading() as conn:
             return run_and_previous(conn, run_id)
 
-    def ranked(self, query: ListQuery) -> Page:
-        """One page of the latest run's accounts (or `query.run_id`'s), ranked and filtered."""
+    def ranked(self, query: ListQuery,
+               at: tuple[RunSummary, RunSummary | None] | None = None) -> Page:
+        """One page of the latest run's accounts (or `query.run_id`'s), ranked and filtered.
+
+        `at` is the run and its previous run when the caller has just asked `position`,
+        so the page is of exactly that run, and the store is not asked again.
+        """
         with self._reading() as conn:
-            run, previous = run_and_previous(conn, query.run_id)
+            run, previous = at if at is not None else run_and_previous(conn, query.run_id)
             if run is None:
                 return Page([], 0, query.page, query.per_page, None)
             count, page = list_statements(query.sort, *filtered_by(query))

@@ -8,6 +8,7 @@ import json
 import pytest
 from books import FEB, JAN, MAR, book
 
+import serving.store as store_module
 from serving.ranked_pages import RankedPages
 from serving.store import ListQuery
 
@@ -27,11 +28,24 @@ def test_a_page_is_the_stores_answer_and_is_worked_out_once(store, monkeypatch):
 
     calls = []
     real = store.ranked
-    monkeypatch.setattr(store, "ranked", lambda q: calls.append(q) or real(q))
+    monkeypatch.setattr(store, "ranked", lambda q, at=None: calls.append(q) or real(q, at))
     assert json.loads(pages.json(query)) == first
     assert calls == []  # answered from memory
     pages.json(ListQuery(per_page=2, page=2))
     assert len(calls) == 1  # another page is another answer
+
+
+def test_a_page_not_yet_known_asks_which_run_is_newest_once(store, monkeypatch):
+    store.write_run("7", JAN, book(JAN, {"a": 0.5, "b": 0.2}))
+    store.write_run("7", FEB, book(FEB, {"a": 0.3, "b": 0.4}))
+    asked = []
+    real = store_module.run_and_previous
+    monkeypatch.setattr(store_module, "run_and_previous",
+                        lambda *args: asked.append(args) or real(*args))
+    body = json.loads(RankedPages(store).json(ListQuery(per_page=1)))
+    assert len(asked) == 1
+    assert body["run"]["as_of"] == FEB.isoformat() and body["items"][0]["account_id"] == "b"
+    assert body["items"][0]["delta"] is not None  # the previous run came along
 
 
 def test_a_newer_run_or_an_older_one_inserted_before_changes_the_answer(store):
