@@ -50,6 +50,21 @@ def _windows(measure: str, words: str, unit: str) -> tuple[Feature, ...]:
     )
 
 
+def _active_users(days: int) -> tuple[Feature, ...]:
+    """Distinct active users over a window, and the share of licensed seats they fill."""
+    return (
+        _usage(f"active_users_{days}d", "int32", "users", "lower",
+               f"Distinct users who logged in during the {days} days before as_of (logins "
+               "without user_id are not counted).",
+               f"{{value}} active users in the last {days} days"),
+        _usage(f"license_utilisation_{days}d", "float64", "share", "lower",
+               f"Active users in the last {days} days over the current term's licensed "
+               "seats; missing when seats are unknown.",
+               f"{{active_users_{days}d}} of {{seats}} licensed seats active in the last "
+               f"{days} days ({{value:pct}})"),
+    )
+
+
 USAGE: tuple[Feature, ...] = (
     *_windows("logins", "login sessions", "sessions"),
     *_windows("session_minutes", "minutes in sessions", "minutes"),
@@ -69,24 +84,8 @@ USAGE: tuple[Feature, ...] = (
     _usage("active_days_28d", "int32", "days", "lower",
            "Days with any usage in the 28 days before as_of.",
            "Used the product on {value} of the last 28 days"),
-    _usage("active_users_28d", "int32", "users", "lower",
-           "Distinct users who logged in during the 28 days before as_of (logins without "
-           "user_id are not counted).",
-           "{value} active users in the last 28 days"),
-    _usage("license_utilisation_28d", "float64", "share", "lower",
-           "Active users in the last 28 days over the current term's licensed seats; "
-           "missing when seats are unknown.",
-           "{active_users_28d} of {seats} licensed seats active in the last 28 days "
-           "({value:pct})"),
-    _usage("active_users_90d", "int32", "users", "lower",
-           "Distinct users who logged in during the 90 days before as_of (logins without "
-           "user_id are not counted).",
-           "{value} active users in the last 90 days"),
-    _usage("license_utilisation_90d", "float64", "share", "lower",
-           "Active users in the last 90 days over the current term's licensed seats: the "
-           "slower-moving read of adoption; missing when seats are unknown.",
-           "{active_users_90d} of {seats} licensed seats active in the last 90 days "
-           "({value:pct})"),
+    *_active_users(28),
+    *_active_users(90),
     _usage("minutes_per_active_user_28d", "float64", "minutes", "lower",
            "Session minutes per active user over the last 28 days; missing without users.",
            "{value} session minutes per active user in the last 28 days"),
