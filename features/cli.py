@@ -128,13 +128,13 @@ def build(
     """
     from pydantic import ValidationError
 
-    from features.artifacts import write_training_set
     from features.errors import ConfigError
-    from features.loading import load_sources
+    from features.point_in_time.artifacts import write_training_set
+    from features.point_in_time.spec import TrainingSetSpec
+    from features.point_in_time.spine import IDENTITY_COLUMNS
+    from features.point_in_time.training_set import build_training_set
     from features.settings import get_settings
-    from features.spec import TrainingSetSpec
-    from features.spine import IDENTITY_COLUMNS
-    from features.training_set import build_training_set
+    from features.sources.loading import load_sources
 
     settings = get_settings()
     try:
@@ -176,9 +176,9 @@ def validate(
     Exits non-zero with every problem found (table, column, example rows and the fix)
     when the data breaks the contract.
     """
-    from features.loading import load_sources
+    from features.analysis.summary import render_summary, summarize
     from features.settings import get_settings
-    from features.summary import render_summary, summarize
+    from features.sources.loading import load_sources
 
     location = resolve_data(data_arg, data)
     sources = load_sources(location, data_end)
@@ -188,7 +188,7 @@ def validate(
 
 def contract() -> None:
     """Print the source-data contract: tables, columns, types and rules, as Markdown."""
-    from features.contract import describe_contract
+    from features.sources.contract import describe_contract
 
     typer.echo(describe_contract())
 

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from tiny_sources import DATA_END, tiny_tables, write_tables
 
-from features.artifacts import read_training_set, write_training_set
-from features.loading import Sources, load_sources
+from features.point_in_time.artifacts import read_training_set, write_training_set
+from features.point_in_time.spec import TrainingSetSpec
+from features.point_in_time.training_set import build_training_set
 from features.settings import Settings, use_settings
 from features.simulator import SimulationConfig, simulate
-from features.spec import TrainingSetSpec
-from features.training_set import build_training_set
+from features.sources.loading import Sources, load_sources
 from training.config import load_config
 from training.model import ChurnRiskModel
 from training.pipeline import train_and_evaluate

@@ -157,8 +157,8 @@ def rollback() -> None:
 
 def _training_set(path: Path | None) -> tuple[pd.DataFrame, dict[str, Any], Path]:
     """The given training set, else the latest, else one built now from the sources."""
-    from features.artifacts import latest_training_set, read_training_set
     from features.errors import SourceNotFoundError
+    from features.point_in_time.artifacts import latest_training_set, read_training_set
 
     if path is None:
         try:
@@ -170,11 +170,11 @@ def _training_set(path: Path | None) -> tuple[pd.DataFrame, dict[str, Any], Path
 
 
 def _build_default() -> Path:
-    from features.artifacts import write_training_set
-    from features.loading import load_sources
+    from features.point_in_time.artifacts import write_training_set
+    from features.point_in_time.spec import TrainingSetSpec
+    from features.point_in_time.training_set import build_training_set
     from features.settings import get_settings
-    from features.spec import TrainingSetSpec
-    from features.training_set import build_training_set
+    from features.sources.loading import load_sources
 
     settings = get_settings()
     log.info("no training set yet: building one from %s", settings.sources_dir)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import CATALOG_VERSION, feature
-from features.spine import IDENTITY_COLUMNS
+from features.point_in_time.catalog import CATALOG_VERSION, feature
+from features.point_in_time.spine import IDENTITY_COLUMNS
 from training.baselines import HealthScoreBaseline, LogisticBaseline
 from training.config import TrainConfig
 from training.evaluation import ORACLES, Evaluation, backtest_summary, evaluate

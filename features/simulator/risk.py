@@ -89,7 +89,7 @@ assert MAX_ACQUISITIONS == 1, "the acquisition law below assumes at most one per
 
 def snapshot_days(timeline: Timeline) -> IntArray:
     """Day indices of the monthly snapshot grid: the first day of every month in the
-    window (`features.spine.snapshot_dates` with ``freq="monthly"``)."""
+    window (`features.point_in_time.spine.snapshot_dates` with ``freq="monthly"``)."""
     first = timeline.start.replace(day=1)
     year, month = first.year, first.month
     days = []

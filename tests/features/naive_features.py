@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from features.loading import Sources
-from features.note_topics import NOTE_TOPICS
+from features.point_in_time.note_topics import NOTE_TOPICS
+from features.sources.loading import Sources
 
 DAY = pd.Timedelta(days=1)
 NAN = math.nan

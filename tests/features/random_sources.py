@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.loading import Sources, load_sources
+from features.sources.loading import Sources, load_sources
 
 DATA_END = pd.Timestamp("2024-12-31", tz="UTC")
 NOTE_TEXTS = ("Our champion has left the company.", "CHAMPION LEFT last week", "Big outage today",

@@ -19,12 +19,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from features.artifacts import manifest_path
-from features.loading import Sources
+from features.point_in_time.artifacts import manifest_path
+from features.sources.loading import Sources
 from features.settings import Settings, use_settings
 from serving.batch import default_as_of, run_batch
 from serving.risk import Bands
-from serving.store import ScoreStore
+from serving.store.score_store import ScoreStore
 from training.config import load_config
 from training.registry import list_versions
 from training.run import run_training

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.loading import load_sources
+from features.point_in_time.spec import TrainingSetSpec
+from features.point_in_time.training_set import build_training_set
 from features.simulator import SimulationConfig, simulate, simulate_truth
 from features.simulator.config import HealthConfig, ShockConfig, ShocksConfig
 from features.simulator.contracts import pending_shocks, renewal_logit
@@ -27,8 +28,7 @@ from features.simulator.health import Health, Shock, shock_config, shock_profile
 from features.simulator.population import account_streams
 from features.simulator.risk import RiskTables, account_risk
 from features.simulator.runner import build_world
-from features.spec import TrainingSetSpec
-from features.training_set import build_training_set
+from features.sources.loading import load_sources
 
 ONBOARDING, ACQUIRED = SHOCK_TYPES.index("poor_onboarding"), SHOCK_TYPES.index("acquired")
 

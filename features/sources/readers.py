@@ -1,0 +1,249 @@
+"""Read raw source tables from a directory of CSV/Parquet files or a SQL database.
+
+Readers return frames as stored, untyped beyond what the format carries (Parquet text
+columns of the contract stay dictionary-encoded, as Parquet stores them); typing and
+checking are `parsing` and `validation`'s jobs. A frame's index is each row's position in
+its source, from 0, so messages name the rows of the file even when some were skipped.
+A location is either a directory path or a SQLAlchemy URL such as `sqlite:///crm.db` or
+`postgresql://host/db`.
+
+Scoring at one as_of needs only the usage a `UsageReach` names; a Parquet usage table is
+then trimmed to it as it is read (`features.sources.usage_reach`), before its rows become pandas
+objects. CSV files and databases are read whole even then: their text must be parsed
+before a row can be placed in time, and usage large enough to matter comes as Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ConfigError, SourceNotFoundError
+from features.sources.contract import TABLES, Table
+from features.sources.parsing import TEXT_KINDS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from features.sources.usage_reach import UsageReach
+
+log = logging.getLogger(__name__)
+
+DATASET_FILE = "dataset.json"
+SUFFIXES = (".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read, with where it came from (for messages) and the seconds it took.
+
+    `read_from` is set when the source holds more rows than `frame`: those dated before
+    it were read only where a `UsageReach` needs them, and `source_rows` counts them all.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    origin: str
+    seconds: float = 0.0
+    read_from: pd.Timestamp | None = None
+    source_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class RawSources:
+    """Everything a location holds: the tables found and the stated data end, if any."""
+
+    location: str
+    tables: dict[str, RawTable]
+    stated_data_end: pd.Timestamp | None
+
+
+def is_database_url(location: str | Path) -> bool:
+    return "://" in str(location)
+
+
+def read_location(location: str | Path, usage_reach: UsageReach | None = None,
+                  data_end: pd.Timestamp | None = None) -> RawSources:
+    """Read every contract table present at `location` (directory or SQLAlchemy URL).
+
+    With `usage_reach`, a Parquet usage table is trimmed to the rows it names as it is
+    read; `data_end` (else the directory's stated one) then fixes the default as_of.
+    """
+    if is_database_url(location):
+        return _read_database(str(location))
+    return _read_directory(Path(location), usage_reach, data_end)
+
+
+def _read_directory(directory: Path, usage_reach: UsageReach | None,
+                    data_end: pd.Timestamp | None) -> RawSources:
+    if not directory.is_dir():
+        raise SourceNotFoundError(
+            f"Source directory {directory} does not exist. Point --data at a directory of "
+            f"<table>.csv or <table>.parquet files, or create demo data with "
+            f"`churnlens simulate --out {directory}`."
+        )
+    stated = _stated_data_end(directory)
+    tables: dict[str, RawTable] = {}
+    for name in TABLES:
+        found = [directory / f"{name}{suffix}" for suffix in SUFFIXES
+                 if (directory / f"{name}{suffix}").is_file()]
+        if len(found) > 1:
+            raise ConfigError(
+                f"{directory} holds both {found[0].name} and {found[1].name}; keep one of them "
+                f"so it is clear which {name} table to read."
+            )
+        if found:
+            began = time.perf_counter()
+            reach = usage_reach if name == "usage_events" else None
+            if found[0].suffix == ".parquet":
+                known_end = data_end if data_end is not None else stated
+                frame, read_from, rows = _read_parquet(found[0], TABLES[name], reach,
+                                                       known_end)
+            else:
+                frame, read_from, rows = _read_csv(found[0]), None, None
+            tables[name] = RawTable(name, frame, str(found[0]), time.perf_counter() - began,
+                                    read_from, rows)
+    return RawSources(str(directory), tables, stated)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        # Read every column as text: parsing types is `parsing`'s job, with row numbers.
+        # Only empty cells are missing: "NA" is North America and "None" may be a name.
+        return pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False,
+                           na_values=[""])
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable CSV file ({exc}). Save it as UTF-8 CSV with a header "
+            f"row and one record per line."
+        ) from exc
+
+
+def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
+                  data_end: pd.Timestamp | None
+                  ) -> tuple[pd.DataFrame, pd.Timestamp | None, int | None]:
+    """A Parquet file's columns, with the contract's text columns dictionary-encoded.
+
+    Parquet usually stores repeated strings as a dictionary already; keeping them that
+    way (as categoricals) holds each distinct id once instead of tens of millions of
+    strings, and parsing, which types these kinds per distinct value, gets the distinct
+    values for free. Other columns are read as stored.
+
+    With a `reach` the rows are trimmed to it before they become pandas objects
+    (`features.sources.usage_reach`); the first day read in full and the file's row count are
+    returned beside the frame then, and None, None otherwise.
+    """
+    try:
+        arrow = _read_arrow(path, table)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ConfigError(
+            f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
+            f"table as CSV instead."
+        ) from exc
+    trim = None
+    if reach is not None:
+        from features.sources.usage_reach import trim_usage
+
+        trim = trim_usage(arrow, reach, data_end)
+    if trim is None:
+        return arrow.to_pandas().reset_index(drop=True), None, None
+    frame = arrow.filter(trim.keep).to_pandas()
+    frame.index = pd.Index(np.flatnonzero(trim.keep))
+    return frame, trim.first_day, arrow.num_rows
+
+
+def _read_arrow(path: Path, table: Table) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
+    schema = pq.read_schema(path)
+    dictionary = [f.name for f in schema
+                  if f.name in text and (pa.types.is_string(f.type)
+                                         or pa.types.is_large_string(f.type)
+                                         or pa.types.is_string_view(f.type))]
+    return pq.read_table(path, read_dictionary=dictionary or None, use_pandas_metadata=True,
+                         memory_map=True)
+
+
+def _stated_data_end(directory: Path) -> pd.Timestamp | None:
+    meta_path = directory / DATASET_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        stated = meta.get("data_end")
+        return parse_data_end(stated) if stated else None
+    except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+        raise ConfigError(
+            f"{meta_path} is not valid: {exc}. It should be JSON like "
+            f'{{"data_end": "2025-12-31"}}, or delete it to infer the end from the data.'
+        ) from exc
+
+
+def parse_data_end(value: str | pd.Timestamp) -> pd.Timestamp:
+    """The data's last covered day, as midnight UTC."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.normalize()
+
+
+def _read_database(url: str) -> RawSources:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(engine_url(url))
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            tables: dict[str, RawTable] = {}
+            for name in (name for name in TABLES if name in present):
+                began = time.perf_counter()
+                frame = pd.read_sql_table(name, conn)
+                tables[name] = RawTable(name, frame, f"{redact_url(url)} table {name}",
+                                        time.perf_counter() - began)
+    except ModuleNotFoundError as exc:
+        raise SourceNotFoundError(
+            f"No database driver for {redact_url(url)} ({exc.name} is not installed). Install it "
+            f"into churnlens's environment, or export the tables as Parquet files."
+        ) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceNotFoundError(
+            f"Cannot read the database at {redact_url(url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}. Check the URL, the server and the credentials."
+        ) from exc
+    finally:
+        if "engine" in locals():
+            engine.dispose()
+    log.info("read %d tables from %s", len(tables), redact_url(url))
+    return RawSources(redact_url(url), tables, None)
+
+
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy should open: a bare `postgresql://` means the installed psycopg 3.
+
+    SQLAlchemy maps a bare PostgreSQL URL to psycopg2, which churnlens does not ship;
+    people paste bare URLs from their database console, so they are accepted as written.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1]
