@@ -28,10 +28,10 @@ from features.settings import Settings, get_settings
 from serving.auth import KeyRing, Principal, Role, require
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
-from serving.ranked_pages import RankedPages, jsonable
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
-from serving.store import ListQuery, ScoreStore
-from serving.web import install_web
+from serving.store.ranked_pages import RankedPages, jsonable
+from serving.store.score_store import ListQuery, ScoreStore
+from serving.web.routes import install_web
 
 log = logging.getLogger(__name__)
 

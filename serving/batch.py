@@ -1,11 +1,11 @@
 """Batch scoring: every active account at one as_of, scored and explained by the champion,
 written to the score store as one run.
 
-The scoring frame comes from `features.training_set.build_scoring_frame`, the same code
+The scoring frame comes from `point_in_time.training_set.build_scoring_frame`, the same code
 that builds training sets, with the model's own key features, so scoring can never see a
 feature the model was not trained on. Each score is stored with the evidence behind it
-(`features.evidence`) and the run with this quarter's renewal outcomes
-(`features.terms.quarter_renewals`), both read from the same sources before as_of, so
+(`features.point_in_time.evidence`) and the run with this quarter's renewal outcomes
+(`features.point_in_time.terms.quarter_renewals`), both read from the same sources before as_of, so
 the CSM page shows them without reading the sources again. The whole run is written in
 one transaction.
 
@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import key_features_in
 from features.errors import ChurnlensError
-from features.evidence import USAGE_DAYS, evidence_at
-from features.families.usage_rows import LOOKBACK_DAYS
-from features.loading import Sources
-from features.terms import quarter_renewals
-from features.training_set import build_scoring_frame
-from features.usage_reach import UsageReach
+from features.point_in_time.catalog import key_features_in
+from features.point_in_time.evidence import USAGE_DAYS, evidence_at
+from features.point_in_time.families.usage_rows import LOOKBACK_DAYS
+from features.point_in_time.terms import quarter_renewals
+from features.point_in_time.training_set import build_scoring_frame
+from features.sources.loading import Sources
+from features.sources.usage_reach import UsageReach
 from serving.risk import Bands, RiskScore, explain_matrix, plain
-from serving.store import AccountInfo, RenewalDue, ScoreStore, StoredScore
+from serving.store.score_store import AccountInfo, RenewalDue, ScoreStore, StoredScore
 from training.model import ChurnRiskModel
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import typer
 from features.atomic import atomic_write_text
 
 if TYPE_CHECKING:
-    from serving.store import PruneResult, RunSummary
+    from serving.store.score_store import PruneResult, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,11 @@ def score(
     """
     import datetime as dt
 
-    from features.loading import load_sources
     from features.settings import get_settings
+    from features.sources.loading import load_sources
     from serving.batch import run_batch, scoring_reach
     from serving.risk import Bands
-    from serving.store import ScoreStore
+    from serving.store.score_store import ScoreStore
     from training.registry import load_version
     from training.tracking import mlflow_client
 
@@ -123,7 +123,7 @@ def rank(
 ) -> None:
     """The latest scoring run's accounts, ranked, with the same filters as the API."""
     from features.settings import get_settings
-    from serving.store import ListQuery, RankedAccount, ScoreStore
+    from serving.store.score_store import ListQuery, RankedAccount, ScoreStore
 
     store = ScoreStore(get_settings().score_store)
     try:
@@ -201,7 +201,7 @@ def prune_runs(
     running API copes. A SQLite file keeps the freed space until --vacuum.
     """
     from features.settings import get_settings
-    from serving.store import ScoreStore
+    from serving.store.score_store import ScoreStore
 
     store = ScoreStore(get_settings().score_store)
     try:

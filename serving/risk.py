@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from features.catalog import render_reason
+from features.point_in_time.catalog import render_reason
 from training.model import ChurnRiskModel
 
 TOP_REASONS = 5

@@ -73,11 +73,93 @@ def test_serving_uses_only_the_model_wrapper_from_training():
     assert not wrong, "serving reaches into training beyond the model:\n" + "\n".join(wrong)
 
 
+# The rooms inside a stage. A part listed in ONLY imports nothing first-party but itself
+# and what its entry names; a part listed in NEVER imports nothing its entry names.
+ONLY = {
+    # Shared by every layer, so they lean on nothing of the house.
+    "features.errors": (),
+    "features.atomic": (),
+    "features.settings": ("features.errors",),
+    # Customer data in: no point-in-time code, analysis or simulator.
+    "features.sources": ("features.errors", "features.settings", "features.atomic"),
+    # The simulator writes files that the contract describes, and knows nothing else.
+    "features.simulator": ("features.errors", "features.atomic", "features.sources.contract"),
+    "features.point_in_time": ("features.errors", "features.settings", "features.atomic",
+                               "features.sources"),
+    "features.analysis": ("features.errors", "features.settings", "features.sources",
+                          "features.point_in_time"),
+}
+# What only the composition roots (the CLIs, the app) and the API gather.
+_ENTRY_POINTS = ("serving.api", "serving.app", "serving.batch", "serving.commands",
+                 "serving.cli")
+NEVER = {
+    "serving.store": ("serving.web", *_ENTRY_POINTS),
+    "serving.web": _ENTRY_POINTS,
+    "serving.risk": ("serving.store", "serving.web", *_ENTRY_POINTS),
+}
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _room_breaches(module: str, targets: set[str]) -> list[str]:
+    wrong = []
+    for target in sorted(t for t in targets if t.split(".")[0] in PACKAGES):
+        for room, may in ONLY.items():
+            if (_within(module, room) and not _within(target, room)
+                    and not any(_within(target, m) for m in may)):
+                wrong.append(f"{module} imports {target} (only {room}, {', '.join(may)})")
+        for room, never in NEVER.items():
+            if _within(module, room) and any(_within(target, n) for n in never):
+                wrong.append(f"{module} imports {target} ({room} never imports it)")
+    return wrong
+
+
+@pytest.mark.parametrize("package", ["features", "serving"])
+def test_subpackages_import_only_the_rooms_before_them(package):
+    wrong = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        wrong += _room_breaches(_module_name(path), _imports(path))
+    assert not wrong, "imports between subpackages against their order:\n" + "\n".join(wrong)
+
+
+def test_the_room_checker_catches_a_wrong_way_import():
+    assert _room_breaches("features.sources.loading", {"features.point_in_time.windows"})
+    assert _room_breaches("features.simulator.writer", {"features.sources.loading"})
+    assert _room_breaches("serving.store.queries", {"serving.web.views"})
+    assert not _room_breaches("features.simulator.writer", {"features.sources.contract",
+                                                            "features.simulator.config"})
+    assert not _room_breaches("features.analysis.cohorts", {"features.point_in_time.terms"})
+    assert not _room_breaches("serving.web.routes", {"serving.store.score_store", "pandas"})
+
+
+# A stage's top level holds its shared modules and entry points; the rest lives in rooms.
+TOP_LEVEL_MODULES = 10
+MODULE_LINES = 400
+
+
+@pytest.mark.parametrize("package", ["features", "serving"])
+def test_a_stage_keeps_few_modules_at_its_top_level(package):
+    modules = sorted(p.name for p in (ROOT / package).glob("*.py"))
+    assert len(modules) <= TOP_LEVEL_MODULES, modules
+
+
+def test_no_module_outside_the_tests_is_long():
+    long = []
+    for folder in (*PACKAGES, "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = len(path.read_text().splitlines())
+            if lines > MODULE_LINES:
+                long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert not long, f"modules over {MODULE_LINES} lines (split them):\n" + "\n".join(long)
+
+
 def test_the_checker_catches_a_wrong_way_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from serving.cli import app\nimport training.fit\n")
     assert _imports(bad) == {"serving.cli.app", "training.fit"}
-    assert not _allowed("features.loading", "serving.cli")
+    assert not _allowed("features.sources.loading", "serving.cli")
     assert _allowed("serving.api", "training.model")
     assert not _allowed("serving.api", "training.fit")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from serving.risk import Bands, Reason, RiskScore
-from serving.store import AccountInfo, StoredScore
+from serving.store.score_store import AccountInfo, StoredScore
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 

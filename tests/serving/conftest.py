@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from features.readers import engine_url
-from serving.store import ScoreStore
-from serving.store_schema import metadata
+from features.sources.readers import engine_url
+from serving.store.schema import metadata
+from serving.store.score_store import ScoreStore
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "churnlens"

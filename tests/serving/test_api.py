@@ -16,7 +16,7 @@ from serving.auth import KeyRing
 from serving.batch import run_batch
 from serving.model_holder import ModelHolder
 from serving.risk import Bands
-from serving.store import ScoreStore
+from serving.store.score_store import ScoreStore
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from serving.auth import KeyRing, Role
-from serving.store import ListQuery, ScoreStore
+from serving.store.score_store import ListQuery, ScoreStore
 from training.config import load_config
 from training.run import run_training
 

@@ -10,7 +10,7 @@ import pytest
 
 from features.settings import settings_with, use_settings
 from serving.risk import RiskScore
-from serving.store import AccountInfo, ScoreStore, StoredScore
+from serving.store.score_store import AccountInfo, ScoreStore, StoredScore
 
 JAN, FEB, MAR, APR = (dt.date(2025, m, 1) for m in (1, 2, 3, 4))
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from books import FEB, JAN, MAR, book
 
-import serving.store as store_module
-from serving.ranked_pages import RankedPages
-from serving.store import ListQuery, ScoreStore
+import serving.store.score_store as store_module
+from serving.store.ranked_pages import RankedPages
+from serving.store.score_store import ListQuery, ScoreStore
 
 
 def deltas(body: bytes) -> dict[str, Any]:

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from features.errors import ChurnlensError
-from features.evidence import USAGE_DAYS
-from features.families import usage
-from features.families.usage_rows import LOOKBACK_DAYS
-from features.loading import load_sources
+from features.point_in_time.evidence import USAGE_DAYS
+from features.point_in_time.families import usage
+from features.point_in_time.families.usage_rows import LOOKBACK_DAYS
+from features.sources.loading import load_sources
 from serving.batch import default_as_of, score_accounts, scoring_reach
 from serving.risk import Bands
 

@@ -19,7 +19,7 @@ from api_keys import KEYS, auth
 
 from serving.batch import run_batch
 from serving.risk import Bands
-from serving.store import ScoreStore
+from serving.store.score_store import ScoreStore
 from training.config import load_config
 from training.registry import promote
 from training.run import run_training

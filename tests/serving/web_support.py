@@ -13,11 +13,11 @@ from typing import Any
 
 from api_keys import KEYS
 
-from features.loading import Sources
+from features.sources.loading import Sources
 from serving.auth import KeyRing
 from serving.batch import default_as_of, run_batch
 from serving.risk import Bands
-from serving.store import ScoreStore
+from serving.store.score_store import ScoreStore
 from training.model import ChurnRiskModel
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

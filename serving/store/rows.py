@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from serving.risk import Reason
-from serving.store_models import (
+from serving.store.models import (
     BANDS,
     RENEWAL_OUTCOMES,
     InvalidRunError,

@@ -26,9 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from features.evidence import AccountEvidence
-from features.readers import engine_url, redact_url
-from serving.store_models import (
+from features.point_in_time.evidence import AccountEvidence
+from features.sources.readers import engine_url, redact_url
+from serving.store.models import (
     MAX_HISTORY,
     AccountDetail,
     AccountInfo,
@@ -45,8 +45,8 @@ from serving.store_models import (
     ScoreStoreError,
     StoredScore,
 )
-from serving.store_prune import all_runs, delete_runs, settle_sqlite, size_on_disk
-from serving.store_queries import (
+from serving.store.prune import all_runs, delete_runs, settle_sqlite, size_on_disk
+from serving.store.queries import (
     account_row,
     filtered_by,
     history_of,
@@ -58,8 +58,8 @@ from serving.store_queries import (
     rows_in,
     run_and_previous,
 )
-from serving.store_rows import reasons_from_json, renewal_rows, score_rows
-from serving.store_schema import (
+from serving.store.rows import reasons_from_json, renewal_rows, score_rows
+from serving.store.schema import (
     account_scores,
     metadata,
     quarter_renewals,
@@ -110,7 +110,7 @@ class ScoreStore:
         """Store one scoring run and all its rows in one transaction; returns the run id.
 
         `renewals` are the renewals due in the run's quarter with their outcomes (see
-        `features.terms.quarter_renewals`). Raises InvalidRunError (nothing written) for
+        `point_in_time.terms.quarter_renewals`). Raises InvalidRunError (nothing written) for
         an empty list, a duplicate account, a score from another model version or as_of,
         or an impossible value.
         """

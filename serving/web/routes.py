@@ -2,12 +2,12 @@
 
 Served by the API's own app (`install_web(app, settings)` in `create_app`) as
 server-rendered Jinja2 templates with a stylesheet and a few lines of script from
-`serving/static/`, so it works offline and without JavaScript. It reads the same score
+`serving/web/static/`, so it works offline and without JavaScript. It reads the same score
 store and key ring as the API (`app.state.store`, `app.state.keyring`): the list is the
 store's paged query, so a 10,000-account run costs a handful of indexed queries a page.
 
 People sign in with a viewer or admin key, exchanged for a session cookie
-(`serving.web_session` explains the cookie, its expiry and why SameSite=Lax is the CSRF
+(`serving.web.session` explains the cookie, its expiry and why SameSite=Lax is the CSRF
 defence here). Every other page redirects (303) to sign-in without a valid session.
 """
 
@@ -32,13 +32,13 @@ from fastapi.templating import Jinja2Templates
 
 from features.errors import ChurnlensError
 from features.settings import Settings
-from serving import web_views as views
 from serving.auth import NotAuthenticatedError, PermissionDeniedError, Role, authenticate
 from serving.risk import Bands
-from serving.store import ScoreStore
-from serving.store_models import MAX_PER_PAGE
-from serving.store_summary import BookFigures
-from serving.web_session import (
+from serving.store.models import MAX_PER_PAGE
+from serving.store.score_store import ScoreStore
+from serving.store.summary import BookFigures
+from serving.web import charts, views
+from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     SessionSigner,
@@ -301,10 +301,10 @@ def account_page(request: Request, account_id: str, session: Session,
     return _render(request, "account.html", {
         "detail": detail, "account": detail.latest, "back": back_to,
         "families": views.family_views(detail.reasons, detail.families),
-        "chart": views.history_chart(detail.history, bands), "bands": bands,
+        "chart": charts.history_chart(detail.history, bands), "bands": bands,
         "latest_run": store.latest_run(),
         "serving_version": current.version if current is not None else None,
         "days_to_renewal": views.days_until(detail.latest.renewal_date, detail.as_of),
         "evidence": detail.evidence,
-        "usage": views.usage_trend(detail.evidence.usage) if detail.evidence else None,
+        "usage": charts.usage_trend(detail.evidence.usage) if detail.evidence else None,
     }, session=session)

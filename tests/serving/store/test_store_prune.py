@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from features.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
-from features.readers import engine_url
+from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
+from features.sources.readers import engine_url
 from serving.risk import Bands, Reason, RiskScore
-from serving.store import (
+from serving.store.schema import metadata, scoring_runs
+from serving.store.score_store import (
     AccountInfo,
     InvalidQueryError,
     ListQuery,
@@ -23,7 +24,6 @@ from serving.store import (
     ScoreStoreError,
     StoredScore,
 )
-from serving.store_schema import metadata, scoring_runs
 
 JAN, FEB, MAR, APR = (dt.date(2025, m, 1) for m in (1, 2, 3, 4))
 ACCOUNTS = ("a1", "a2", "a3", "a4")

@@ -28,9 +28,9 @@ from typing import Any, TypeVar, cast
 import pandas as pd
 import sqlalchemy as sa
 
-from features.terms import quarter_of
-from serving.store import RunSummary, ScoreStore
-from serving.store_schema import account_scores, quarter_renewals
+from features.point_in_time.terms import quarter_of
+from serving.store.schema import account_scores, quarter_renewals
+from serving.store.score_store import RunSummary, ScoreStore
 
 RENEWAL_WINDOW_DAYS = 90
 T = TypeVar("T")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from serving.store_models import RunSummary
-from serving.store_queries import NEWEST, summary
-from serving.store_schema import (
+from serving.store.models import RunSummary
+from serving.store.queries import NEWEST, summary
+from serving.store.schema import (
     account_scores,
     quarter_renewals,
     score_evidence,

@@ -8,9 +8,9 @@ import json
 import pytest
 from books import FEB, JAN, MAR, book
 
-import serving.store as store_module
-from serving.ranked_pages import RankedPages
-from serving.store import ListQuery
+import serving.store.score_store as store_module
+from serving.store.ranked_pages import RankedPages
+from serving.store.score_store import ListQuery
 
 
 def by_id(body: bytes) -> dict[str, dict]:
@@ -69,7 +69,7 @@ def test_an_empty_store_has_an_empty_page(store):
 
 def test_a_known_page_is_remembered_without_io_while_the_newest_run_is_fresh(
         store, monkeypatch):
-    import serving.ranked_pages as module
+    import serving.store.ranked_pages as module
 
     now = [100.0]
     monkeypatch.setattr(module.time, "monotonic", lambda: now[0])

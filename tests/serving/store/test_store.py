@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-import serving.store as store_module
-from features.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
-from features.readers import engine_url
+import serving.store.score_store as store_module
+from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
+from features.sources.readers import engine_url
 from serving.risk import Bands, Reason, RiskScore
-from serving.store import (
+from serving.store.score_store import (
     AccountInfo,
     InvalidQueryError,
     InvalidRunError,

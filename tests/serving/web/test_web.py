@@ -30,9 +30,9 @@ from serving.auth import KeyRing, Principal, Role
 from serving.batch import default_as_of
 from serving.commands import CSV_COLUMNS
 from serving.model_holder import ModelHolder
-from serving.store import ScoreStore
-from serving.web_session import SESSION_COOKIE, SESSION_SECONDS, SessionSigner
-from serving.web_views import EXPORT_COLUMNS, label
+from serving.store.score_store import ScoreStore
+from serving.web.session import SESSION_COOKIE, SESSION_SECONDS, SessionSigner
+from serving.web.views import EXPORT_COLUMNS, label
 
 pytestmark = pytest.mark.slow
 
@@ -290,7 +290,7 @@ def test_header_figures_add_up_from_the_api(signed_in):
         r"<dt>([^<]+)</dt>\s*<dd class=\"figure-value\">(?:<a [^>]+>)?([^<]+)", page))
     assert figures["Accounts at high risk"] == f"{high:,}"
     assert figures["Renewals in the next 90 days"] == f"{renewing:,}"
-    from serving.web_views import compact_money
+    from serving.web.views import compact_money
     assert figures["ARR at risk"] == compact_money(sum(a["arr_at_risk"] for a in everyone))
     # Narrowed to one owner, the figures are that owner's book.
     owner = everyone[0]["csm_owner"]
@@ -353,7 +353,7 @@ def test_the_list_stays_fast_on_10000_accounts(make_client, tmp_path):
     import datetime as dt
 
     from serving.risk import Bands, Reason, RiskScore
-    from serving.store import AccountInfo, StoredScore
+    from serving.store.score_store import AccountInfo, StoredScore
 
     as_of = dt.date(2026, 1, 1)
     rows = []

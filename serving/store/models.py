@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from features.errors import ChurnlensError
-from features.evidence import AccountEvidence
+from features.point_in_time.evidence import AccountEvidence
 from serving.risk import Reason, RiskScore
 
 SORTS = ("risk", "arr_at_risk")

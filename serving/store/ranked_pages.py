@@ -31,7 +31,7 @@ from collections import OrderedDict
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from serving.store import ListQuery, RunSummary, ScoreStore
+from serving.store.score_store import ListQuery, RunSummary, ScoreStore
 
 FRESH_SECONDS = 1.0
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode

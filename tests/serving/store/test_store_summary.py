@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-import serving.store_summary as summary_module
+import serving.store.summary as summary_module
 from serving.risk import Bands, RiskScore
-from serving.store import AccountInfo, RenewalDue, StoredScore
-from serving.store_summary import BookFigures, BookSummary, QuarterRenewals, choices, summarise
+from serving.store.score_store import AccountInfo, RenewalDue, StoredScore
+from serving.store.summary import BookFigures, BookSummary, QuarterRenewals, choices, summarise
 
 AS_OF = dt.date(2025, 3, 1)
 

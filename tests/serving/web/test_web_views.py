@@ -7,15 +7,15 @@ import datetime as dt
 import pytest
 
 from serving.risk import Bands, Reason
-from serving.store_models import HistoryPoint, RankedAccount
-from serving.web_session import SessionSigner, safe_next
-from serving.web_views import (
+from serving.store.models import HistoryPoint, RankedAccount
+from serving.web.charts import history_chart
+from serving.web.session import SessionSigner, safe_next
+from serving.web.views import (
     UNASSIGNED,
     Filters,
     compact_money,
     export_row,
     family_views,
-    history_chart,
     label,
     parse_filters,
     percent,
@@ -157,8 +157,9 @@ def test_session_tokens_and_redirect_targets():
 def test_usage_trend_averages_a_third_of_the_weeks_at_each_end():
     import datetime as dt
 
-    from features.evidence import UsageWeek
-    from serving.web_views import quarter_label, usage_trend
+    from features.point_in_time.evidence import UsageWeek
+    from serving.web.charts import usage_trend
+    from serving.web.views import quarter_label
 
     start = dt.date(2025, 10, 6)
     users = [10, 10, 10, 10, 8, 8, 8, 8, 5, 5, 5, 5]

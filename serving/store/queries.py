@@ -14,15 +14,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from serving.store_models import (
+from serving.store.models import (
     HistoryPoint,
     ListQuery,
     RankedAccount,
     RunNotFoundError,
     RunSummary,
 )
-from serving.store_rows import moved_most
-from serving.store_schema import account_scores, score_evidence, score_reasons, scoring_runs
+from serving.store.rows import moved_most
+from serving.store.schema import account_scores, score_evidence, score_reasons, scoring_runs
 
 _S = account_scores.c
 _R = scoring_runs.c
