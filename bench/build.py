@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.artifacts import write_training_set
-from features.contract import TABLES, Kind
-from features.loading import Sources, load_sources
-from features.spec import TrainingSetSpec
-from features.training_set import build_training_set
+from features.point_in_time.artifacts import write_training_set
+from features.point_in_time.spec import TrainingSetSpec
+from features.point_in_time.training_set import build_training_set
+from features.sources.contract import TABLES, Kind
+from features.sources.loading import Sources, load_sources
 
 EVENT_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from features.loading import load_sources
+from features.sources.loading import load_sources
 
 
 def _peak_mib() -> float:

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.artifacts import read_training_set
-from features.catalog import feature
+from features.point_in_time.artifacts import read_training_set
+from features.point_in_time.catalog import feature
 from training.config import load_config
 from training.contract import FeatureContract
 from training.evaluation import DTR_BUCKETS, dtr_bucket

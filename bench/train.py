@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.artifacts import latest_training_set, read_training_set
+from features.point_in_time.artifacts import latest_training_set, read_training_set
 from training.config import load_config
 from training.evaluation import DTR_BUCKETS, ORACLES, Evaluation
 from training.pipeline import SCORERS, load_truth, train_and_evaluate
