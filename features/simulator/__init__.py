@@ -8,6 +8,13 @@ churn probability at the renewal decision and its cause, the shocks, and per ter
 monthly snapshot date the true risk as of that date (`risk`: what an all-knowing model
 could say then, without the future).
 
+Every shock also leaves its own fingerprint in the signals (`fingerprints`): a departing
+champion is the power user going silent and a successor ramping up; a product-fit
+problem wears down the main workflow features and brings detractor comments naming the
+workflow; poor onboarding activates seats slowly; a support crisis is a ticket surge; a
+budget cut switches users off and is sometimes noted; an acquisition leaves nothing.
+``_truth/terms`` lists per term the fingerprints present before its renewal.
+
     from features.simulator import SimulationConfig, simulate
     summary = simulate(SimulationConfig(n_accounts=1000, seed=7), Path("data"))
 """

@@ -159,6 +159,41 @@ class ShocksConfig(_Strict):
     onboarding_adoption_slowdown: float = Field(default=2.5, ge=1)
 
 
+class FingerprintsConfig(_Strict):
+    """What each shock leaves in the signals besides its health drop, as in real accounts.
+
+    Champion left: the account's power user stops and a replacement ramps up weeks later.
+    Product fit: the account's main workflow features decline over months and detractor
+    NPS comments name the workflow. Poor onboarding: seats activate slowly. Budget cut:
+    part of the users are switched off and a CSM may note the budget. Support crises
+    already show as their own ticket surge (`ShocksConfig.crisis_*`); acquisitions leave
+    no trace.
+    """
+
+    power_user_boost: float = Field(
+        default=2.5, ge=1, description="login odds and sessions of each account's power user"
+    )
+    replacement_days: tuple[int, int] = Field(
+        default=(14, 42), description="days after the champion leaves until a successor starts"
+    )
+    replacement_ramp_days: int = Field(default=30, ge=1)
+    workflow_features: int = Field(
+        default=2, ge=1, le=len(KEY_FEATURES), description="features a fit problem hits"
+    )
+    workflow_decline_days: float = Field(
+        default=45.0, gt=0, description="time constant of the workflow features' decline"
+    )
+    workflow_floor: float = Field(default=0.1, ge=0, le=1, description="use left at the end")
+    fit_nps_drop: float = Field(default=2.5, ge=0, description="NPS points lost to a fit problem")
+    fit_comment_share: float = Field(default=0.7, ge=0, le=1)
+    fit_survey_days: int = Field(default=365, ge=1, description="how long NPS answers show it")
+    onboarding_seat_slowdown: float = Field(default=3.0, ge=1)
+    budget_user_cut: float = Field(
+        default=0.3, ge=0, le=1, description="share of users switched off after a budget cut"
+    )
+    budget_note_share: float = Field(default=0.4, ge=0, le=1)
+
+
 class RenewalConfig(_Strict):
     """The renewal decision: annual churn logit from health near renewal and context.
 
@@ -321,6 +356,7 @@ class SimulationConfig(_Strict):
     surveys: SurveyConfig = Field(default_factory=SurveyConfig)
     notes: NotesConfig = Field(default_factory=NotesConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
+    fingerprints: FingerprintsConfig = Field(default_factory=FingerprintsConfig)
 
     @model_validator(mode="after")
     def _check_period(self) -> Self:

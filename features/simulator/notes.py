@@ -3,8 +3,9 @@
 Routine notes come at a segment cadence (enterprise CSMs write far more often). The
 CSM's read is the health ``lag_days`` earlier plus noise, and ``wrong_share`` of notes
 carry a random sentiment. Visible events (champion left, incident, fit problems, stalled
-onboarding) trigger a note a few days later naming the event; the unforeseeable shocks do
-not, by definition.
+onboarding) trigger a note a few days later naming the event; of the unforeseeable shocks
+a budget cut is noted only sometimes (``fingerprints.budget_note_share``) and an
+acquisition never.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from features.simulator.dynamics import AccountDynamics, World
 from features.simulator.events import HEALTH_SHOCKS, SENTIMENTS, SHOCK_TYPES
+from features.simulator.fingerprints import BUDGET_CUT
 from features.simulator.population import business_seconds
 from features.simulator.records import NoteRecords
 from features.simulator.texts import NOTE_EVENT_INDEX, NOTE_SENTIMENT_COUNT, NOTE_SENTIMENT_START
@@ -20,6 +22,7 @@ from features.simulator.timeline import US_PER_SECOND
 
 _TEXT_START = np.array([NOTE_SENTIMENT_START[s] for s in SENTIMENTS], dtype=np.int32)
 _EVENT_TEXT = {SHOCK_TYPES.index(k): NOTE_EVENT_INDEX[k] for k in HEALTH_SHOCKS}
+_BUDGET_TEXT = NOTE_EVENT_INDEX["budget_cut"]
 _RED = SENTIMENTS.index("red")
 READ_NOISE = 0.08
 MAX_TRIGGER_DELAY_DAYS = 20
@@ -35,9 +38,14 @@ def simulate_notes(rng: np.random.Generator, world: World, dyn: AccountDynamics)
 
     routine = rng.integers(0, n, size=int(rng.poisson(seg.csm_notes_per_year * n / 365.25)))
     events = [s for s in dyn.health.shocks if s.kind in _EVENT_TEXT]
+    # A budget cut is noted only sometimes: the customer often keeps it to itself.
+    budget = [s for s in dyn.health.shocks if s.kind == BUDGET_CUT]
+    told = rng.random(len(budget)) < world.config.fingerprints.budget_note_share
+    events += [s for s, t in zip(budget, told, strict=True) if t]
     delay = rng.integers(2, MAX_TRIGGER_DELAY_DAYS, size=len(events))
     trigger = np.array([s.day - dyn.first_day for s in events], dtype=np.int64) + delay
-    trigger_text = np.array([_EVENT_TEXT[s.kind] for s in events], dtype=np.int32)
+    trigger_text = np.array([_EVENT_TEXT.get(s.kind, _BUDGET_TEXT) for s in events],
+                            dtype=np.int32)
     seen = trigger < n
     trigger, trigger_text = trigger[seen], trigger_text[seen]
 

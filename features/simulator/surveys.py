@@ -4,7 +4,8 @@ Invitations arrive at random times (Poisson), NPS to several contacts per accoun
 Whether a contact answers depends on health (``response_bias``: unhappy customers answer
 less when > 0, more when < 0), so survey averages are biased like real ones. Scores follow
 health at the time of answering with noise; some answers carry a short comment chosen by
-score band.
+score band. For a year after a product-fit problem NPS answers are lower and most
+detractor comments name the workflow that no longer fits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from features.simulator.dynamics import AccountDynamics, World
 from features.simulator.events import SURVEY_KINDS
+from features.simulator.fingerprints import PRODUCT_FIT
 from features.simulator.population import business_seconds
 from features.simulator.records import SurveyRecords
 from features.simulator.texts import COMMENT_GROUPS
@@ -29,6 +31,17 @@ def _comment(rng: np.random.Generator, groups: list[str], share: float) -> np.nd
     counts = np.array([COMMENT_GROUPS[g][1] for g in groups], dtype=np.int64)
     pick = starts + (rng.random(len(groups)) * counts).astype(np.int64)
     return np.where(rng.random(len(groups)) < share, pick, -1).astype(np.int32)
+
+
+def _after_fit_problem(dyn: AccountDynamics, day: np.ndarray, days: int) -> np.ndarray:
+    """Whether each answer day (index from ``dyn.first_day``) follows a product-fit problem
+    by at most ``days``."""
+    hit = np.zeros(len(day), dtype=bool)
+    for shock in dyn.health.shocks:
+        if shock.kind == PRODUCT_FIT:
+            since = day - (shock.day - dyn.first_day)
+            hit |= (since >= 0) & (since < days)
+    return hit
 
 
 def simulate_surveys(rng: np.random.Generator, world: World, dyn: AccountDynamics) -> SurveyRecords:
@@ -56,7 +69,9 @@ def simulate_surveys(rng: np.random.Generator, world: World, dyn: AccountDynamic
     day, kind, h = answered_day[keep], kind[keep], h[keep]
     m = len(day)
 
-    nps = np.clip(np.round(rng.normal(3.0 + 8.0 * h, 1.5)), 0, 10)
+    fit = _after_fit_problem(dyn, day, world.config.fingerprints.fit_survey_days)
+    fit_drop = world.config.fingerprints.fit_nps_drop * fit
+    nps = np.clip(np.round(rng.normal(3.0 + 8.0 * h - fit_drop, 1.5)), 0, 10)
     csat = np.clip(np.round(rng.normal(1.8 + 3.8 * h, 0.7)), 1, 5)
     is_nps = kind == _NPS
     value = np.where(is_nps, nps, csat)
@@ -66,6 +81,9 @@ def simulate_surveys(rng: np.random.Generator, world: World, dyn: AccountDynamic
         np.where(csat <= 3, "csat_low", "csat_high"),
     )
     comment = _comment(rng, list(group), sv.comment_share)
+    # After a fit problem most detractors say which workflow stopped working for them.
+    fit_comment = _comment(rng, ["fit_detractor"] * m, world.config.fingerprints.fit_comment_share)
+    comment = np.where(is_nps & (nps <= 6) & fit & (fit_comment >= 0), fit_comment, comment)
 
     ts = world.timeline.day_us(dyn.first_day + day) + (
         business_seconds(rng, dyn.region, m) * US_PER_SECOND

@@ -25,6 +25,7 @@ from features.simulator.events import (
     TICKET_CATEGORIES,
     TICKET_PRIORITIES,
 )
+from features.simulator.fingerprints import presence
 from features.simulator.records import NoteRecords, SurveyRecords, TicketRecords, UsageRecords
 from features.simulator.risk import AsOfRows
 from features.simulator.texts import COMMENTS, NOTES
@@ -69,6 +70,8 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
         ("start_date", TS), ("end_date", TS), ("p_churn", pa.float64()),
         ("churned", pa.bool_()), ("cause", pa.string()), ("arr", pa.float64()),
         ("next_arr", pa.float64()),
+        # shock kinds whose trace was in the signals before the renewal (`fingerprints`)
+        ("fingerprints", pa.list_(pa.string())),
     ]),
     "shocks": pa.schema([("account_id", pa.string()), ("date", TS), ("shock_type", pa.string())]),
     # one row per term and monthly snapshot date on which it is current (`risk`)
@@ -141,7 +144,8 @@ class ChunkTables:
                     (sub, (sub_id, account_id, start, end, term.arr, term.seats, setup.plan,
                            setup.auto_renew)),
                     (truth, (sub_id, account_id, SEGMENTS[dyn.segment], start, end,
-                             term.p_churn, term.churned, term.cause, term.arr, term.next_arr)),
+                             term.p_churn, term.churned, term.cause, term.arr, term.next_arr,
+                             presence(dyn.health, term.end_day))),
                 ):  # fmt: skip
                     for name, value in zip(table, row, strict=True):
                         table[name].append(value)

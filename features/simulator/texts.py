@@ -32,17 +32,24 @@ NPS_PROMOTER: Final = (
 )
 CSAT_LOW: Final = ("Not satisfied with the recent changes.", "Too many issues lately.")
 CSAT_HIGH: Final = ("Happy with the service.", "Works well for us.")
+# Detractor comments after a product-fit problem name the workflow that no longer works.
+NPS_FIT: Final = (
+    "Our reporting workflow no longer fits how we work.",
+    "The dashboards do not match our process any more.",
+    "We moved our main workflow to another tool.",
+)
 
 COMMENTS: Final[tuple[str, ...]] = (
-    *NPS_DETRACTOR, *NPS_PASSIVE, *NPS_PROMOTER, *CSAT_LOW, *CSAT_HIGH
+    *NPS_DETRACTOR, *NPS_PASSIVE, *NPS_PROMOTER, *CSAT_LOW, *CSAT_HIGH, *NPS_FIT
 )  # fmt: skip
 _starts = [0]
-for _group in (NPS_DETRACTOR, NPS_PASSIVE, NPS_PROMOTER, CSAT_LOW, CSAT_HIGH):
+for _group in (NPS_DETRACTOR, NPS_PASSIVE, NPS_PROMOTER, CSAT_LOW, CSAT_HIGH, NPS_FIT):
     _starts.append(_starts[-1] + len(_group))
 # (first index, count) of each comment group, in the order above
 COMMENT_GROUPS: Final = {
     name: (_starts[i], _starts[i + 1] - _starts[i])
-    for i, name in enumerate(("detractor", "passive", "promoter", "csat_low", "csat_high"))
+    for i, name in enumerate(
+        ("detractor", "passive", "promoter", "csat_low", "csat_high", "fit_detractor"))
 }
 
 NOTES_BY_SENTIMENT: Final = {
@@ -70,6 +77,7 @@ NOTES_BY_EVENT: Final = {
     "support_crisis": "Incident hit the account; many urgent tickets this week.",
     "product_fit": "Customer says the product no longer fits their workflow.",
     "poor_onboarding": "Onboarding stalled; kickoff tasks still open.",
+    "budget_cut": "Budget freeze announced; they are reviewing every tool.",
 }
 NOTES: Final[tuple[str, ...]] = (
     *NOTES_BY_SENTIMENT["red"],

@@ -21,13 +21,20 @@ from features.simulator.events import (
     KEY_FEATURES,
     LOGIN,
     SESSION_MINUTES,
-    SHOCK_TYPES,
+)
+from features.simulator.fingerprints import (
+    POOR_ONBOARDING,
+    Seats,
+    budget_cuts,
+    champion_departures,
+    onboarding_ramp,
+    power_user,
+    workflow_decline,
 )
 from features.simulator.population import business_seconds
 from features.simulator.records import UsageRecords
 from features.simulator.timeline import US_PER_SECOND
 
-_POOR_ONBOARDING = SHOCK_TYPES.index("poor_onboarding")
 _LOGIN = EVENT_TYPES.index(LOGIN)
 _MINUTES = EVENT_TYPES.index(SESSION_MINUTES)
 _FEATURE_CODES = np.array([EVENT_TYPES.index(f) for f in KEY_FEATURES], dtype=np.int8)
@@ -50,23 +57,35 @@ def simulate_usage(
     # --- logins: a days x users Bernoulli matrix ---
     # Each seat has a fixed engagement rank; on a day, the seats ranked below the
     # health-driven engaged share use the product, the rest are (nearly) dormant. So
-    # licence utilisation follows health, and so does daily activity.
+    # licence utilisation follows health, and so does daily activity. Shocks then leave
+    # their own traces on the matrix (`fingerprints`).
+    fc = config.fingerprints
     n_users = int(seats.max())
     a, b = uc.user_propensity
-    propensity = rng.beta(a, b, size=n_users) * (a + b) / a  # mean 1
-    rank = rng.random(n_users)
+    users = Seats(
+        propensity=rng.beta(a, b, size=n_users) * (a + b) / a,  # mean 1
+        rank=rng.random(n_users),
+        licensed=np.arange(n_users)[None, :] < seats[:, None],
+        ramp=np.ones((n, n_users)),
+    )
+    champion = power_user(users, fc)
+    shocks = dyn.health.shocks
+    users = champion_departures(rng, users, shocks, dyn.first_day, champion, fc)
+    budget_cuts(rng, users, shocks, dyn.first_day, champion, fc)
+    poor = any(s.kind == POOR_ONBOARDING for s in shocks)
     ramp = np.ones(n)
     if new_signup:
-        ramp = np.minimum((np.arange(n) + 1) / uc.onboarding_days, 1.0) ** 0.7
+        ramp = onboarding_ramp(n, uc.onboarding_days, poor, fc)
     engaged_share = (uc.health_floor + (1 - uc.health_floor) * score) * ramp
-    engaged = rank[None, :] < engaged_share[:, None]
+    engaged = users.rank[None, :] < engaged_share[:, None]
     p_day = seg.login_rate * world.timeline.day_factor[dyn.region, days] * (0.5 + 0.5 * score)
-    p = np.minimum(p_day[:, None] * propensity[None, :], MAX_LOGIN_PROBABILITY)
+    p = np.minimum(p_day[:, None] * users.propensity[None, :] * users.ramp,
+                   MAX_LOGIN_PROBABILITY)
     p = np.where(engaged, p, p * uc.dormant_factor)
-    licensed = np.arange(n_users)[None, :] < seats[:, None]
-    active = (rng.random((n, n_users)) < p) & licensed
+    active = (rng.random(p.shape) < p) & users.licensed
     d_login, u_login = np.nonzero(active)
-    sessions = 1 + rng.poisson(uc.extra_sessions * (0.5 + score[d_login]))
+    boost = np.where(u_login == champion, fc.power_user_boost, 1.0)
+    sessions = 1 + rng.poisson(uc.extra_sessions * boost * (0.5 + score[d_login]))
     login_ts = world.timeline.day_us(days[d_login]) + (
         business_seconds(rng, dyn.region, len(d_login)) * US_PER_SECOND
     )
@@ -81,7 +100,6 @@ def simulate_usage(
     rates = np.array([uc.feature_rates[f] for f in KEY_FEATURES])
     mean_days = np.array([uc.adoption_days[f] for f in KEY_FEATURES])
     never = np.array([uc.never_adopt[f] for f in KEY_FEATURES])
-    poor = any(s.kind == _POOR_ONBOARDING for s in dyn.health.shocks)
     slowdown = config.shocks.onboarding_adoption_slowdown if poor else 1.0
     fit = float(score[: min(n, 90)].mean())
     never_p = np.clip(never * (1.5 - fit), 0.0, 1.0)
@@ -89,6 +107,7 @@ def simulate_usage(
     adopt_day = dyn.created_day + rng.exponential(mean_days * slowdown)
     active_users = np.bincount(d_login, minlength=n).astype(np.float64)
     lam = active_users[:, None] * rates[None, :] * (0.3 + score[:, None] ** 2)
+    lam *= workflow_decline(dyn.health, dyn.first_day, n, adopted, rates, fc)
     lam *= adopted[None, :] & (days[:, None] >= adopt_day[None, :])
     counts = rng.poisson(lam)
     d_feat, f_feat = np.nonzero(counts)
