@@ -39,8 +39,9 @@ from features.point_in_time.catalog_types import FAMILIES, KEY, Feature
 log = logging.getLogger(__name__)
 
 # Changes when features are added, removed or change meaning; recorded with every training
-# set and model. 2026.1 added the CSM note events, the year of CSM sentiment and 90-day users.
-CATALOG_VERSION = "2026.1"
+# set and model. 2026.1 added the CSM note events, the year of CSM sentiment and 90-day users;
+# 2026.2 the busiest user, key-feature pace, ticket surge, seat change and budget notes.
+CATALOG_VERSION = "2026.2"
 MISSING = "n/a"
 
 __all__ = ["CATALOG_VERSION", "Feature", "describe_catalog", "feature", "feature_names",

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from features.point_in_time.catalog_types import Feature
 from features.point_in_time.note_topics import TOPIC_WORDS
+from features.point_in_time.signals import signal_of
 
 _USAGE, _TICKETS, _SURVEYS, _NOTES = "usage_events", "tickets", "surveys", "csm_notes"
 
@@ -75,6 +76,11 @@ USAGE: tuple[Feature, ...] = (
                f"The <key> feature was used {{value}} times in the last {days} days")
         for days in (7, 28, 90)
     ),
+    _usage("<key>_pace_28d_vs_90d", "float64", "ratio", "lower",
+           "Daily uses of <key> in the 28 days before as_of over its daily uses in the 90 "
+           "days before; 1 is a steady pace, below 1 a decline; missing without use.",
+           "The <key> feature is used at {value:pct} of its 90-day pace in the last 28 "
+           "days"),
     _usage("days_since_<key>_use", "float64", "days", "higher",
            "Whole days since the day <key> was last used; missing when never used.",
            "The <key> feature was last used {value} days ago"),
@@ -95,6 +101,15 @@ USAGE: tuple[Feature, ...] = (
     _usage("adoption_breadth_90d", "int32", "features", "lower",
            "Distinct key product features used in the 90 days before as_of.",
            "Used {value} key features in the last 90 days"),
+    _usage("busiest_user_days_since_active", "float64", "days", "higher",
+           "Whole days since the busiest user of the last 90 days (most login sessions) "
+           "was last active; missing when nobody logged in during them.",
+           "The user behind {busiest_user_share_90d:pct} of the last 90 days' sessions "
+           "was last active {value} days ago"),
+    _usage("busiest_user_share_90d", "float64", "share", "higher",
+           "The busiest user's share of the login sessions in the 90 days before as_of; "
+           "missing when nobody logged in during them.",
+           "One user carried {value:pct} of the login sessions in the last 90 days"),
     *_trend("active_users", "active users", "users"),
     *_trend("logins", "login sessions", "sessions"),
     *_trend("product_events", "product feature events", "events"),
@@ -114,6 +129,14 @@ SUPPORT: tuple[Feature, ...] = (
     _support("tickets_opened_90d", "int32", "tickets", "higher",
              "Tickets opened in the 90 days before as_of.",
              "{value} support tickets opened in the last 90 days"),
+    _support("tickets_opened_365d", "int32", "tickets", "higher",
+             "Tickets opened in the 365 days before as_of.",
+             "{value} support tickets opened in the last year"),
+    _support("ticket_surge_ratio", "float64", "ratio", "higher",
+             "Tickets per day in the 30 days before as_of over tickets per day in the 365 "
+             "days before; missing without a ticket in the year.",
+             "{tickets_opened_30d} tickets in the last 30 days: {value}× the account's "
+             "usual pace"),
     _support("open_tickets", "int32", "tickets", "higher",
              "Tickets open at as_of: opened before it and not closed before it.",
              "{value} support tickets open"),
@@ -215,6 +238,10 @@ CONTRACT: tuple[Feature, ...] = (
     _contract("arr_change_ratio", "float64", "ratio", "lower",
               "Current term's ARR over the previous term's; missing for the first term.",
               "ARR is × {value} of the previous term's (now {arr})"),
+    _contract("seat_change_ratio", "float64", "ratio", "lower",
+              "Current term's licensed seats over the previous term's; missing for the "
+              "first term or unknown seats.",
+              "Seats are × {value} of the previous term's (now {seats})"),
     _contract("renewals_so_far", "int32", "terms", "lower",
               "Terms of the account that started before the current one.",
               "Renewed {value} times so far"),
@@ -249,17 +276,21 @@ def _trend_missing(measure: str, words: str) -> dict[str, str]:
 # has its sentence here.
 WHEN_MISSING: dict[str, str] = {
     "days_since_<key>_use": "The <key> feature has never been used",
+    "<key>_pace_28d_vs_90d": "The <key> feature was not used in the last 90 days",
     "days_since_last_login": "Nobody has ever logged in",
     "license_utilisation_28d": "{active_users_28d} active users in the last 28 days; the "
                                "licensed seats are unknown",
     "license_utilisation_90d": "{active_users_90d} active users in the last 90 days; the "
                                "licensed seats are unknown",
     "minutes_per_active_user_28d": "No active users in the last 28 days",
+    "busiest_user_days_since_active": "Nobody logged in during the last 90 days",
+    "busiest_user_share_90d": "Nobody logged in during the last 90 days",
     **_trend_missing("active_users", "active users"),
     **_trend_missing("logins", "login sessions"),
     **_trend_missing("product_events", "product feature events"),
     **_trend_missing("session_minutes", "session minutes"),
     "oldest_open_ticket_days": "No support ticket is open",
+    "ticket_surge_ratio": "No support ticket in the last year",
     "median_resolution_hours_90d": "No support ticket was resolved in the last 90 days",
     "ticket_csat_mean_180d": "No support ticket was rated in the last 180 days",
     "nps_latest": "No NPS answer yet",
@@ -275,6 +306,7 @@ WHEN_MISSING: dict[str, str] = {
        for topic, words in TOPIC_WORDS.items()},
     "seats": "The licensed seats are unknown",
     "arr_change_ratio": "First term: no earlier ARR to compare with (now {arr})",
+    "seat_change_ratio": "No earlier seat count to compare with",
     "auto_renew": "Whether the term renews automatically is unknown",
     "plan": "The plan is unknown",
     "segment": "The segment is unknown",
@@ -283,6 +315,6 @@ WHEN_MISSING: dict[str, str] = {
 }
 
 ENTRIES: tuple[Feature, ...] = tuple(
-    replace(entry, missing=WHEN_MISSING.get(entry.name, ""))
+    replace(entry, missing=WHEN_MISSING.get(entry.name, ""), signal=signal_of(entry.name))
     for entry in (*USAGE, *SUPPORT, *SENTIMENT, *CONTRACT)
 )

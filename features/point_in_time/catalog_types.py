@@ -21,6 +21,7 @@ class Feature:
     `categories` fixes a categorical's levels; None takes them from the data. `missing`
     is the sentence when the row's own value is missing ("never used", "no answer yet"),
     a template over the rest of the row; empty where the value is never missing.
+    `signal` is the fact it is one reading of (`point_in_time.signals`).
     """
 
     name: str
@@ -33,6 +34,7 @@ class Feature:
     template: str
     categories: tuple[str, ...] | None = None
     missing: str = ""
+    signal: str = ""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -2,8 +2,8 @@
 
 CSM notes carry a sentiment, but the events behind a turn for the worse are in the words:
 the champion leaving, a product that no longer fits the customer's workflow, an incident,
-an onboarding that stalled. These events keep weighing on an account for months after the
-sentiment of later notes has moved on, so "days since the CSM last noted one" is a
+an onboarding that stalled, a budget cut. These events keep weighing on an account for
+months after the sentiment of later notes has moved on, so "days since the CSM last noted one" is a
 longer-horizon signal than the latest sentiment.
 
 Matching is deliberately plain: a note is about a topic when its text contains one of the
@@ -28,6 +28,8 @@ NOTE_TOPICS: Final[dict[str, tuple[str, ...]]] = {
     "incident": ("incident", "outage"),
     "onboarding_stalled": ("onboarding stalled", "onboarding has stalled",
                            "onboarding is stalled", "stuck in onboarding"),
+    "budget": ("budget freeze", "budget cut", "cost cutting", "cutting costs",
+               "reviewing every tool", "spending freeze"),
 }
 """Topic name (as in the feature names) → the phrases that mark a note as about it."""
 
@@ -36,6 +38,7 @@ TOPIC_WORDS: Final[dict[str, str]] = {
     "product_fit": "a product-fit problem",
     "incident": "an incident",
     "onboarding_stalled": "a stalled onboarding",
+    "budget": "a budget cut",
 }
 
 

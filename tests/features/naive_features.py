@@ -115,6 +115,9 @@ def naive_usage(events: list[dict[str, Any]], as_of: pd.Timestamp, seats: float 
         for days in (7, 28, 90):
             out[f"{key}_uses_{days}d"] = volume(key, 0, days)
         out[f"days_since_{key}_use"] = since(key)
+        quarter = out[f"{key}_uses_90d"]
+        out[f"{key}_pace_28d_vs_90d"] = (
+            out[f"{key}_uses_28d"] / 28 / (quarter / 90) if quarter else NAN)
     out["days_since_last_login"] = since(LOGIN)
     out["active_days_28d"] = len({e["timestamp"].floor("D") for e in done
                                   if _in(e["timestamp"], as_of, 28)})
@@ -125,11 +128,31 @@ def naive_usage(events: list[dict[str, Any]], as_of: pd.Timestamp, seats: float 
     out["active_users_90d"] = users(0, 90)
     out["license_utilisation_90d"] = out["active_users_90d"] / seats if seats else NAN
     out["minutes_per_active_user_28d"] = out["session_minutes_28d"] / now if now else NAN
+    busiest = _busiest_user([e for e in done if e["event_type"] == LOGIN
+                             and e["user_id"] is not None and _in(e["timestamp"], as_of, 90)])
+    out["busiest_user_days_since_active"] = (
+        (as_of - busiest[1]) / DAY if busiest else NAN)
+    out["busiest_user_share_90d"] = busiest[0] if busiest else NAN
     for days in (28, 90):
         out[f"adoption_breadth_{days}d"] = len({
             _key(e["event_type"]) for e in done if e["event_type"] not in (LOGIN, MINUTES)
             and _key(e["event_type"]) in keys and _in(e["timestamp"], as_of, days)})
     return out
+
+
+def _busiest_user(logins: list[dict[str, Any]]) -> tuple[float, pd.Timestamp] | None:
+    """(share of sessions, last active day) of the user with the most sessions; ties go
+    to the one active last."""
+    sessions: dict[str, float] = {}
+    last: dict[str, pd.Timestamp] = {}
+    for e in logins:
+        user, day = e["user_id"], e["timestamp"].floor("D")
+        sessions[user] = sessions.get(user, 0.0) + e["quantity"]
+        last[user] = max(last.get(user, day), day)
+    if not sessions:
+        return None
+    top = max(sessions, key=lambda u: (sessions[u], last[u]))
+    return sessions[top] / sum(sessions.values()), last[top]
 
 
 def naive_support(tickets: list[dict[str, Any]], as_of: pd.Timestamp) -> dict[str, float]:
@@ -142,9 +165,13 @@ def naive_support(tickets: list[dict[str, Any]], as_of: pd.Timestamp) -> dict[st
                 if _in(t["closed_at"], as_of, 90)]
     rated = [t["csat"] for t in closed if _in(t["closed_at"], as_of, 180)
              and t["csat"] is not None]
+    month = sum(_in(t["opened_at"], as_of, 30) for t in tickets)
+    year = sum(_in(t["opened_at"], as_of, 365) for t in tickets)
     return {
-        "tickets_opened_30d": sum(_in(t["opened_at"], as_of, 30) for t in tickets),
+        "tickets_opened_30d": month,
         "tickets_opened_90d": sum(_in(t["opened_at"], as_of, 90) for t in tickets),
+        "tickets_opened_365d": year,
+        "ticket_surge_ratio": month / 30 / (year / 365) if year else NAN,
         "open_tickets": len(open_now),
         "oldest_open_ticket_days": max(((as_of - t["opened_at"]) / DAY for t in open_now),
                                        default=NAN),
@@ -206,6 +233,9 @@ def naive_contract(terms: list[dict[str, Any]], account: dict[str, Any],
         "seats": NAN if term["seats"] is None else float(term["seats"]),
         "arr_change_ratio": (term["arr"] / previous["arr"] if previous and previous["arr"] > 0
                              else NAN),
+        "seat_change_ratio": (
+            float(term["seats"]) / previous["seats"]
+            if previous and previous["seats"] and term["seats"] is not None else NAN),
         "renewals_so_far": len(earlier),
         "auto_renew": NAN if term["auto_renew"] is None else float(term["auto_renew"]),
         "plan": term["plan"],

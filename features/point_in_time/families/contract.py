@@ -25,6 +25,7 @@ def compute(spine: Spine, subscriptions: pd.DataFrame, accounts: pd.DataFrame
     same_account = terms["account_id"].eq(terms["account_id"].shift())
     terms["renewals_so_far"] = terms.groupby("account_id", sort=False).cumcount()
     terms["previous_arr"] = terms["arr"].shift().where(same_account)
+    terms["previous_seats"] = terms["seats"].shift().where(same_account)
     first_start = terms.groupby("account_id", sort=False)["start_date"].min()
     current = terms.set_index("subscription_id").reindex(
         pd.Index(spine.frame["subscription_id"])).reset_index(drop=True)
@@ -35,8 +36,8 @@ def compute(spine: Spine, subscriptions: pd.DataFrame, accounts: pd.DataFrame
     first = timestamps_ns(first_start.reindex(pd.Index(spine.frame["account_id"])))
     arr = current["arr"].to_numpy(dtype=np.float64)
     previous = current["previous_arr"].to_numpy(dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        arr_change = np.where(previous > 0, arr / np.where(previous > 0, previous, 1.0), np.nan)
+    seats = current["seats"].to_numpy(dtype=np.float64, na_value=np.nan)
+    previous_seats = current["previous_seats"].to_numpy(dtype=np.float64, na_value=np.nan)
     firmographics = accounts.set_index("account_id").reindex(
         pd.Index(spine.frame["account_id"]))
     out = pd.DataFrame({
@@ -44,8 +45,9 @@ def compute(spine: Spine, subscriptions: pd.DataFrame, accounts: pd.DataFrame
         "days_to_renewal": (end - as_of) / DAY_NS,
         "term_length_days": (end - start) / DAY_NS,
         "arr": arr,
-        "seats": current["seats"].to_numpy(dtype=np.float64, na_value=np.nan),
-        "arr_change_ratio": arr_change,
+        "seats": seats,
+        "arr_change_ratio": _change(arr, previous),
+        "seat_change_ratio": _change(seats, previous_seats),
         "renewals_so_far": current["renewals_so_far"].to_numpy(),
         "auto_renew": current["auto_renew"].astype("Float64").to_numpy(
             dtype=np.float64, na_value=np.nan),
@@ -54,3 +56,9 @@ def compute(spine: Spine, subscriptions: pd.DataFrame, accounts: pd.DataFrame
     for column in FIRMOGRAPHICS:
         out[column] = firmographics[column].reset_index(drop=True)
     return out
+
+
+def _change(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """``now / before`` where the earlier term had a positive value, else missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(before > 0, now / np.where(before > 0, before, 1.0), np.nan)

@@ -1,5 +1,5 @@
-"""Support features: ticket volume, open backlog and its age, priority, escalations,
-resolution time and ticket CSAT.
+"""Support features: ticket volume and its surge against the account's own year, open
+backlog and its age, priority, escalations, resolution time and ticket CSAT.
 
 A ticket is open at as_of when it was opened before as_of and not closed before it, so a
 ticket closed at or after as_of still counts as open (`features.point_in_time.windows`). A ticket's
@@ -19,6 +19,7 @@ from features.sources.contract import DAY_NS
 
 HOUR_NS = 3_600 * 10**9
 SERIOUS = ("high", "urgent")
+YEAR_DAYS = 365
 
 
 def compute(spine: Spine, tickets: pd.DataFrame) -> pd.DataFrame:
@@ -43,6 +44,9 @@ def compute(spine: Spine, tickets: pd.DataFrame) -> pd.DataFrame:
                                                closed[serious], still_open[serious]),
         "escalations_90d": opened_index.total(escalated, queries, 90 * DAY_NS),
     }
+    year = opened_index.count(queries, YEAR_DAYS * DAY_NS)
+    out["tickets_opened_365d"] = year
+    out["ticket_surge_ratio"] = surge(out["tickets_opened_30d"], year)
     done = ~still_open
     closed_index = EventIndex(accounts[done], closed[done])
     hours = (closed[done] - opened[done]) / HOUR_NS
@@ -57,6 +61,16 @@ def compute(spine: Spine, tickets: pd.DataFrame) -> pd.DataFrame:
         out["ticket_csat_mean_180d"] = np.where(rated_count > 0, rated_sum / rated_count,
                                                 np.nan)
     return pd.DataFrame(out)
+
+
+def surge(month: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """Tickets per day in the last 30 days over tickets per day in the last year: an
+    incident is a surge against the account's own baseline, which a busy account's
+    ordinary volume is not. Missing without a ticket in the year."""
+    month = np.asarray(month, np.float64)
+    year = np.asarray(year, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(year > 0, (month / 30) / (year / YEAR_DAYS), np.nan)
 
 
 def count_open_where(spine: Spine, tickets: pd.DataFrame, mask: np.ndarray) -> np.ndarray:

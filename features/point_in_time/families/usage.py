@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features.point_in_time.families import busiest_user
 from features.point_in_time.families.usage_rows import (
     LOGIN_SLOT,
     MINUTES_SLOT,
@@ -42,6 +43,15 @@ def trend(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ratio, pct
 
 
+def pace(recent: np.ndarray, quarter: np.ndarray) -> np.ndarray:
+    """Daily use in the last 28 days over daily use in the last 90 (1: steady, below 1:
+    wearing down); missing when the 90 days saw no use."""
+    recent = np.asarray(recent, np.float64)
+    quarter = np.asarray(quarter, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(quarter > 0, (recent / MONTH) / (quarter / QUARTER), np.nan)
+
+
 def compute(spine: Spine, usage: pd.DataFrame, seats: pd.Series,
             key_features: Sequence[str]) -> pd.DataFrame:
     """Usage features per spine row; `seats` is each row's current-term seat count."""
@@ -49,6 +59,7 @@ def compute(spine: Spine, usage: pd.DataFrame, seats: pd.Series,
     days = spine.queries("day")
     out = _volumes(rows, days, key_features)
     out.update(_activity(rows, days, seats, out["session_minutes_28d"]))
+    out.update(busiest_user.compute(rows, days))
     return pd.DataFrame(out)
 
 
@@ -80,6 +91,7 @@ def _volumes(rows: UsageRows, days: Queries, key_features: Sequence[str]
         for window in WINDOWS:
             out[f"{key}_uses_{window}d"] = window_sum(at(slot), window)
         out[f"days_since_{key}_use"] = since(slot)
+        out[f"{key}_pace_28d_vs_90d"] = pace(out[f"{key}_uses_28d"], out[f"{key}_uses_90d"])
     out["days_since_last_login"] = since(LOGIN_SLOT)
     for measure in measures:
         ratio, pct = trend(out[f"{measure}_prev_28d"], out[f"{measure}_28d"])

@@ -45,6 +45,7 @@ class UsageRows:
     login_accounts: np.ndarray  # int64, one per login row with a user
     login_users: np.ndarray  # int64 user code, unique across accounts
     login_days: np.ndarray  # int64
+    login_amounts: np.ndarray  # float64 sessions of each login row with a user
 
     @property
     def other_slot(self) -> int:
@@ -97,7 +98,7 @@ def usage_rows(spine: Spine, usage: pd.DataFrame, key_features: Sequence[str]) -
     # Users are told apart within an account: the same user_id in two accounts is two users.
     login_users = login_accounts * max(len(user_names), 1) + user_codes[has_user]
     return UsageRows(n_slots, n_accounts, groups, days, amounts, login_accounts,
-                      login_users, days[login][has_user])
+                     login_users, days[login][has_user], amounts[login][has_user])
 
 
 def _within_reach(keep: np.ndarray, days: np.ndarray, groups: np.ndarray, first_day: int,

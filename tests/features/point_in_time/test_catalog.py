@@ -18,6 +18,7 @@ from features.point_in_time.catalog import (
     render_reason,
 )
 from features.point_in_time.catalog_entries import ENTRIES, WHEN_MISSING
+from features.point_in_time.signals import SIGNALS, signal_of
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.spine import IDENTITY_COLUMNS
 from features.point_in_time.training_set import build_training_set
@@ -120,3 +121,14 @@ def test_declarations_are_well_formed_and_documented():
 def test_key_features_that_collide_with_each_other_are_refused():
     with pytest.raises(ValueError, match="duplicate"):
         features_for(TABLES, ["export", "export"])
+
+
+def test_every_feature_reads_exactly_one_signal():
+    for entry in features_for(TABLES, KEYS):
+        assert entry.signal in SIGNALS, entry.name
+    assert {e.signal for e in features_for(TABLES, KEYS)} == set(SIGNALS)
+
+
+def test_a_feature_no_signal_claims_is_refused_with_where_to_declare_it():
+    with pytest.raises(ValueError, match=r"belongs to 0 signals.*SIGNALS"):
+        signal_of("something_new_28d")
