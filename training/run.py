@@ -177,14 +177,14 @@ def _log_model(mlflow: Any, frame: pd.DataFrame, result: TrainingResult) -> Any:
 
 def pyfunc_input(features: pd.DataFrame) -> pd.DataFrame:
     """Features as JSON-friendly columns: categoricals as text, every number a float."""
-    out = pd.DataFrame(index=features.index)
+    columns = {}
     for name in features.columns:
         column = features[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            out[name] = column.astype("object").where(column.notna(), None)
+            columns[name] = column.astype("object").where(column.notna(), None)
         else:
-            out[name] = column.astype("float64")
-    return out.reset_index(drop=True)
+            columns[name] = column.astype("float64")
+    return pd.DataFrame(columns, index=features.index).reset_index(drop=True)
 
 
 def _gate(client: Any, frame: pd.DataFrame, result: TrainingResult) -> PromotionDecision:
