@@ -26,7 +26,6 @@ from collections import Counter
 import pandas as pd
 
 from features.point_in_time.artifacts import latest_training_set, read_training_set
-from features.point_in_time.signals import signal_of
 from features.settings import get_settings
 from features.simulator.events import SHOCK_TYPES
 from features.simulator.fingerprints import VISIBLE_DAYS
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     terms = pd.read_parquet(truth / "terms.parquet")
     shocks = pd.read_parquet(truth / "shocks.parquet")
     scores = explain(rows)
-    top_signals = [[signal_of(r.feature) for r in s.reasons] for s in scores]
+    top_signals = [[r.signal for r in s.reasons] for s in scores]
     rows["cause"] = visible_cause(rows, terms, shocks)
     rows["band"] = [s.band for s in scores]
     rows["dtr"] = dtr_bucket(rows["days_to_renewal"])

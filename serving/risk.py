@@ -2,9 +2,10 @@
 
 Input is validated against the model's feature contract (never a feature list of
 serving's own), probabilities are the model's calibrated ones, and reasons are the
-features that pushed the account's risk up most, each said in words by the feature
-catalog with the account's own numbers. Contributions are exact (TreeSHAP) and are
-also summed per family so a CSM sees "mostly usage" or "mostly support" at a glance.
+signals that pushed the account's risk up most (`point_in_time.signals`: correlated
+features add up to one fact), each said in words by its most telling feature with the
+account's own numbers. Contributions are exact (TreeSHAP) and are also summed per
+family so a CSM sees "mostly usage" or "mostly support" at a glance.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from typing import Any
 import numpy as np
 
 from features.point_in_time.catalog import render_reason
+from features.point_in_time.signals import CONTEXT, signal_of
 from training.model import ChurnRiskModel
 
 TOP_REASONS = 5
 MODEL_NAME = "churnlens"
-# Families a CSM can act on come first among the reasons; contract facts (term length,
-# plan, industry...) explain risk too, but nobody can change them this quarter. They
-# still count in the family totals and fill the reasons when too few others push.
-ACTIONABLE_FAMILIES = frozenset({"usage", "support", "sentiment"})
 
 
 @dataclass(frozen=True)
@@ -49,13 +47,20 @@ class Bands:
 
 @dataclass(frozen=True)
 class Reason:
-    """One feature's push on the risk, in log-odds, with its sentence."""
+    """One signal's push on the risk, in log-odds, said by its most telling feature.
+
+    `contribution` is the signal's whole push (the sum over its features); `feature`,
+    `value` and `text` are the feature that pushed most within it. `context` marks the
+    contract and account facts a CSM cannot act on (`point_in_time.signals.CONTEXT`).
+    """
 
     feature: str
     family: str
     value: Any
     contribution: float
     text: str
+    signal: str = ""
+    context: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,16 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     names = model.contract.names
     families = model.contract.families
     by_family = explanation.by_family(model.contract)
+    signals = np.array([_signal(n, families) for n in names])
     out = []
     for i, (account_id, as_of) in enumerate(keys):
         contrib = explanation.contributions[i]
         row = values[i]
         reasons = tuple(
             Reason(names[j], families.get(names[j], "other"), plain(row.get(names[j])),
-                   float(contrib[j]), render_reason(names[j], row))
-            for j in _reason_order(contrib, names, families, top)
+                   total, render_reason(names[j], row), str(signals[j]),
+                   str(signals[j]) in CONTEXT)
+            for j, total in signal_reasons(contrib, signals, top)
         )
         out.append(RiskScore(
             account_id=account_id, as_of=as_of, probability=float(probability[i]),
@@ -128,13 +135,31 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     return out
 
 
-def _reason_order(contrib: np.ndarray, names: Sequence[str], families: Mapping[str, str],
-                  top: int) -> list[int]:
-    """The features that raised this account's risk most, actionable families first."""
-    pushing = [j for j in np.argsort(-contrib, kind="stable") if contrib[j] > 0]
-    actionable = [j for j in pushing if families.get(names[j]) in ACTIONABLE_FAMILIES]
-    rest = [j for j in pushing if families.get(names[j]) not in ACTIONABLE_FAMILIES]
-    return [int(j) for j in (actionable + rest)[:top]]
+def _signal(name: str, families: Mapping[str, str]) -> str:
+    """The feature's signal; a model's feature the catalog no longer knows keeps its family."""
+    try:
+        return signal_of(name)
+    except ValueError:
+        return families.get(name, "other")
+
+
+def signal_reasons(contrib: np.ndarray, signals: np.ndarray, top: int
+                   ) -> list[tuple[int, float]]:
+    """(voice feature, signal total) of the signals that raised the risk most.
+
+    Contributions add up per signal, so correlated readings of one fact make one reason;
+    each is voiced by its feature that pushed most. Signals a CSM can act on come first;
+    context signals (contract and account facts) follow and fill in when few others push.
+    """
+    totals: dict[str, float] = {}
+    voice: dict[str, int] = {}
+    for j in np.argsort(-contrib, kind="stable"):
+        signal = str(signals[j])
+        totals[signal] = totals.get(signal, 0.0) + float(contrib[j])
+        voice.setdefault(signal, int(j))
+    pushing = sorted((s for s in totals if totals[s] > 0 and contrib[voice[s]] > 0),
+                     key=lambda s: (s in CONTEXT, -totals[s], s))
+    return [(voice[s], totals[s]) for s in pushing[:top]]
 
 
 def plain(value: Any) -> Any:

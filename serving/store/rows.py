@@ -180,7 +180,8 @@ def renewal_rows(renewals: Sequence[RenewalDue]) -> list[dict[str, Any]]:
 
 def reason_json(reason: Reason) -> dict[str, Any]:
     return {"feature": reason.feature, "family": reason.family, "value": plain(reason.value),
-            "contribution": float(reason.contribution), "text": reason.text}
+            "contribution": float(reason.contribution), "text": reason.text,
+            "signal": reason.signal, "context": reason.context}
 
 
 def plain(value: Any) -> Any:
@@ -199,8 +200,10 @@ def plain(value: Any) -> Any:
 
 
 def reasons_from_json(stored: Sequence[Mapping[str, Any]]) -> tuple[Reason, ...]:
+    # Runs stored before reasons had signals read back without them.
     return tuple(Reason(r["feature"], r["family"], r["value"], float(r["contribution"]),
-                        r["text"]) for r in stored)
+                        r["text"], r.get("signal", ""), bool(r.get("context", False)))
+                 for r in stored)
 
 
 def moved_most(now: Mapping[str, float], before: Mapping[str, float]

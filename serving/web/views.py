@@ -194,6 +194,7 @@ class ReasonView:
     text: str
     contribution: float
     bar: float  # 0-100: the share of the strongest reason's push
+    context: bool = False  # a contract or account fact, not something to act on
 
 
 @dataclass(frozen=True)
@@ -217,13 +218,14 @@ class FamilyView:
 def family_views(reasons: Sequence[Reason], families: Mapping[str, float]
                  ) -> list[FamilyView]:
     """Every family, the one raising the risk most first, each with its top reasons
-    (strongest first; an empty list when none of the top reasons is of that family)."""
+    (what a CSM can act on first, strongest first; an empty list when none of the top
+    reasons is of that family)."""
     strongest = max((r.contribution for r in reasons), default=0.0)
     by_family: dict[str, list[ReasonView]] = {}
     for r in reasons:
         bar = 100 * r.contribution / strongest if strongest > 0 else 0.0
         by_family.setdefault(r.family, []).append(
-            ReasonView(r.feature, r.text, r.contribution, max(bar, 2.0)))
+            ReasonView(r.feature, r.text, r.contribution, max(bar, 2.0), r.context))
     totals = {f: float(v) for f, v in families.items()}
     for family, views in by_family.items():
         totals.setdefault(family, sum(v.contribution for v in views))
@@ -235,7 +237,7 @@ def family_views(reasons: Sequence[Reason], families: Mapping[str, float]
         out.append(FamilyView(family, totals[family],
                               100.0 if totals[family] >= 0 else 100.0 - width, width,
                               sorted(by_family.get(family, []),
-                                     key=lambda v: -v.contribution)))
+                                     key=lambda v: (v.context, -v.contribution))))
     return out
 
 

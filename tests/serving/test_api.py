@@ -11,6 +11,7 @@ import pytest
 from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
 
+from features.point_in_time.signals import CONTEXT, signal_of
 from serving.api import create_app
 from serving.auth import KeyRing
 from serving.batch import run_batch
@@ -84,15 +85,28 @@ def test_score_returns_the_models_probabilities_with_reasons(client, simulated_s
     expected = trained_model.predict_proba(rows)
     np.testing.assert_allclose([s["probability"] for s in scores], expected, rtol=1e-9)
     raw = trained_model.raw_score(trained_model.contract.encode(rows))
-    bias = trained_model.explain(rows).bias
-    for score, r, b in zip(scores, raw, bias, strict=True):
+    explanation = trained_model.explain(rows)
+    bias = explanation.bias
+    names = trained_model.contract.names
+    for i, (score, r, b) in enumerate(zip(scores, raw, bias, strict=True)):
+        # A reason's contribution is its signal's whole push, voiced by the feature that
+        # pushed most within it.
+        for reason in score["reasons"]:
+            mine = [k for k, n in enumerate(names) if signal_of(n) == reason["signal"]]
+            pushes = explanation.contributions[i][mine]
+            assert math.isclose(reason["contribution"], float(pushes.sum()), rel_tol=1e-9)
+            assert names[mine[int(np.argmax(pushes))]] == reason["feature"]
         assert score["model"] == {"name": "churnlens", "version": "1"}
         assert score["band"] in {"high", "medium", "low"}
         contributions = [reason["contribution"] for reason in score["reasons"]]
         assert all(c > 0 for c in contributions)
-        # Actionable families first, each group by contribution, largest first.
-        acting = [r["family"] in {"usage", "support", "sentiment"} for r in score["reasons"]]
+        # One reason per signal; what a CSM can act on first, then context, each group
+        # by contribution, largest first.
+        signals = [r["signal"] for r in score["reasons"]]
+        assert len(set(signals)) == len(signals) and all(signals)
+        acting = [not r["context"] for r in score["reasons"]]
         assert acting == sorted(acting, reverse=True)
+        assert all(r["context"] == (r["signal"] in CONTEXT) for r in score["reasons"])
         for group in (True, False):
             part = [c for c, a in zip(contributions, acting, strict=True) if a is group]
             assert part == sorted(part, reverse=True)
