@@ -8,6 +8,10 @@ health. It is one days x seats Bernoulli matrix per account, never a per-user lo
 From the logins follow the daily session minutes and, for each adopted key feature, a
 daily count proportional to active users. Feature adoption is spread over onboarding
 (slower after poor onboarding) and some accounts never adopt some features.
+On top of health, shocks leave their own traces (`fingerprints`): each account has a
+power user who logs in far more than the rest and whom a departing champion takes away,
+a fit problem wears down the main workflow features, poor onboarding activates seats
+slowly and a budget cut switches users off.
 Daily aggregates are stamped at midnight UTC of their day, logins at the first session.
 """
 
