@@ -11,6 +11,7 @@ family so a CSM sees "mostly usage" or "mostly support" at a glance.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,16 +114,16 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     names = model.contract.names
     families = model.contract.families
     by_family = explanation.by_family(model.contract)
-    signals = np.array([_signal(n, families) for n in names])
+    labels, codes = _signals(tuple(names), tuple(families.get(n, "other") for n in names))
     out = []
     for i, (account_id, as_of) in enumerate(keys):
         contrib = explanation.contributions[i]
         row = values[i]
         reasons = tuple(
             Reason(names[j], families.get(names[j], "other"), plain(row.get(names[j])),
-                   total, render_reason(names[j], row), str(signals[j]),
-                   str(signals[j]) in CONTEXT)
-            for j, total in signal_reasons(contrib, signals, top)
+                   total, render_reason(names[j], row), str(labels[codes[j]]),
+                   str(labels[codes[j]]) in CONTEXT)
+            for j, total in signal_reasons(contrib, labels, codes, top)
         )
         out.append(RiskScore(
             account_id=account_id, as_of=as_of, probability=float(probability[i]),
@@ -135,15 +136,22 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     return out
 
 
-def _signal(name: str, families: Mapping[str, str]) -> str:
-    """The feature's signal; a model's feature the catalog no longer knows keeps its family."""
-    try:
-        return signal_of(name)
-    except ValueError:
-        return families.get(name, "other")
+@functools.lru_cache(maxsize=16)
+def _signals(names: tuple[str, ...], families: tuple[str, ...]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(signal labels, each feature's code into them), once per model: matching names is
+    too slow per request. A feature the catalog no longer knows keeps its family."""
+    out = []
+    for name, family in zip(names, families, strict=True):
+        try:
+            out.append(signal_of(name))
+        except ValueError:
+            out.append(family)
+    labels, codes = np.unique(np.array(out), return_inverse=True)
+    return labels, codes
 
 
-def signal_reasons(contrib: np.ndarray, signals: np.ndarray, top: int
+def signal_reasons(contrib: np.ndarray, labels: np.ndarray, codes: np.ndarray, top: int
                    ) -> list[tuple[int, float]]:
     """(voice feature, signal total) of the signals that raised the risk most.
 
@@ -151,15 +159,14 @@ def signal_reasons(contrib: np.ndarray, signals: np.ndarray, top: int
     each is voiced by its feature that pushed most. Signals a CSM can act on come first;
     context signals (contract and account facts) follow and fill in when few others push.
     """
-    totals: dict[str, float] = {}
-    voice: dict[str, int] = {}
-    for j in np.argsort(-contrib, kind="stable"):
-        signal = str(signals[j])
-        totals[signal] = totals.get(signal, 0.0) + float(contrib[j])
-        voice.setdefault(signal, int(j))
-    pushing = sorted((s for s in totals if totals[s] > 0 and contrib[voice[s]] > 0),
-                     key=lambda s: (s in CONTEXT, -totals[s], s))
-    return [(voice[s], totals[s]) for s in pushing[:top]]
+    totals = np.bincount(codes, weights=contrib, minlength=len(labels))
+    order = np.argsort(-contrib, kind="stable")
+    present, first = np.unique(codes[order], return_index=True)
+    voice = np.zeros(len(labels), dtype=np.int64)
+    voice[present] = order[first]  # each signal's strongest feature
+    pushing = sorted((int(k) for k in present if totals[k] > 0 and contrib[voice[k]] > 0),
+                     key=lambda k: (str(labels[k]) in CONTEXT, -totals[k], str(labels[k])))
+    return [(int(voice[k]), float(totals[k])) for k in pushing[:top]]
 
 
 def plain(value: Any) -> Any:

@@ -7,13 +7,13 @@ import pytest
 
 from serving.risk import signal_reasons
 
-SIGNALS = np.array(["engagement_depth", "engagement_depth", "support_load",
-                    "commercial_terms", "sentiment"])
+LABELS, CODES = np.unique(["engagement_depth", "engagement_depth", "support_load",
+                           "commercial_terms", "sentiment"], return_inverse=True)
 
 
 def test_features_of_one_signal_add_up_to_one_reason_voiced_by_the_strongest():
     contrib = np.array([0.2, 0.5, 0.6, 0.0, -0.1])
-    reasons = signal_reasons(contrib, SIGNALS, top=5)
+    reasons = signal_reasons(contrib, LABELS, CODES, top=5)
     assert reasons[0] == (1, pytest.approx(0.7))  # engagement: 0.2 + 0.5, said by feature 1
     assert reasons[1] == (2, pytest.approx(0.6))
     assert len(reasons) == 2, "signals that lower the risk give no reason"
@@ -21,11 +21,11 @@ def test_features_of_one_signal_add_up_to_one_reason_voiced_by_the_strongest():
 
 def test_context_follows_what_a_csm_can_act_on_even_when_it_pushes_more():
     contrib = np.array([0.1, 0.0, 0.0, 2.0, 0.3])
-    assert signal_reasons(contrib, SIGNALS, top=5) == [
+    assert signal_reasons(contrib, LABELS, CODES, top=5) == [
         (4, pytest.approx(0.3)), (0, pytest.approx(0.1)), (3, pytest.approx(2.0))]
-    assert [j for j, _ in signal_reasons(contrib, SIGNALS, top=2)] == [4, 0]
+    assert [j for j, _ in signal_reasons(contrib, LABELS, CODES, top=2)] == [4, 0]
 
 
 def test_a_signal_whose_features_cancel_out_is_no_reason():
     contrib = np.array([0.4, -0.5, 0.0, 0.0, 0.0])
-    assert signal_reasons(contrib, SIGNALS, top=5) == []
+    assert signal_reasons(contrib, LABELS, CODES, top=5) == []
