@@ -14,7 +14,7 @@ import numpy as np
 
 from features.simulator.dynamics import AccountDynamics, World
 from features.simulator.events import SURVEY_KINDS
-from features.simulator.fingerprints import PRODUCT_FIT
+from features.simulator.fingerprints import PRODUCT_FIT, onsets
 from features.simulator.population import business_seconds
 from features.simulator.records import SurveyRecords
 from features.simulator.texts import COMMENT_GROUPS
@@ -37,10 +37,8 @@ def _after_fit_problem(dyn: AccountDynamics, day: np.ndarray, days: int) -> np.n
     """Whether each answer day (index from ``dyn.first_day``) follows a product-fit problem
     by at most ``days``."""
     hit = np.zeros(len(day), dtype=bool)
-    for shock in dyn.health.shocks:
-        if shock.kind == PRODUCT_FIT:
-            since = day - (shock.day - dyn.first_day)
-            hit |= (since >= 0) & (since < days)
+    for t0 in onsets(dyn.health.shocks, PRODUCT_FIT, dyn.first_day, dyn.n_active_days):
+        hit |= (day >= t0) & (day < t0 + days)
     return hit
 
 
