@@ -54,6 +54,61 @@ class ScoreBody(BaseModel):
     accounts: list[AccountFeatures] = Field(min_length=1, max_length=MAX_ACCOUNTS)
 
 
+class ReasonOut(BaseModel):
+    """One reason: a signal that pushed the risk up, said by its most telling feature."""
+
+    signal: str = Field(description="The fact the reason is about, e.g. `executive_sponsor`, "
+                        "`seat_adoption`, `support_load` (features.point_in_time.signals).")
+    feature: str = Field(description="The signal's feature that pushed the risk most.")
+    family: str = Field(description="The feature's family: usage, support, sentiment, "
+                        "contract or lifecycle.")
+    value: FeatureValue = Field(description="The account's value of `feature`.")
+    contribution: float = Field(description="The signal's whole push on the risk in "
+                                "log-odds (TreeSHAP, summed over its features).")
+    text: str = Field(description="The reason in words, ending with the reference.")
+    context: bool = Field(description="True for contract and account facts (term, price, "
+                          "tenure) that push the risk but are not for a CSM to act on; "
+                          "they come after the others.")
+    reference: FeatureValue = Field(description="Typical value of `feature` among renewing "
+                                    "training accounts of the same segment; null when "
+                                    "most of them have none, or the model carries none.")
+    reference_group: str = Field(description="Whose typical value `reference` is: the "
+                                 "segment, `*` for all segments, empty without one.")
+
+
+class ScoreOut(BaseModel):
+    account_id: str
+    as_of: dt.date
+    probability: float = Field(description="Calibrated probability that the account does "
+                               "not renew its current term.")
+    band: Literal["high", "medium", "low"]
+    model: dict[str, str] = Field(description="`name` and `version` of the scoring model.")
+    reasons: list[ReasonOut] = Field(description="Strongest first; at most five.")
+    families: dict[str, float] = Field(description="Contributions summed per feature family.")
+
+
+class ScoreResponse(BaseModel):
+    model: dict[str, str]
+    scores: list[ScoreOut]
+
+
+class AccountOut(BaseModel):
+    """An account's latest stored score (`serving.store.models.AccountDetail`)."""
+
+    latest: dict[str, Any] = Field(description="Its row of the ranked list, with `delta` "
+                                   "(probability change since the previous run) and "
+                                   "`moved_most`, the signal whose push changed most.")
+    reasons: list[ReasonOut]
+    families: dict[str, float]
+    run_id: int
+    model_version: str
+    as_of: dt.date
+    history: list[dict[str, Any]] = Field(description="Its scores in the newest runs, "
+                                          "newest first.")
+    evidence: dict[str, Any] | None = Field(description="The records behind the reasons, "
+                                            "as of the run's date; null if not stored.")
+
+
 class ModelNotReadyError(ChurnlensError):
     http_status = 503
 
@@ -131,7 +186,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     _install_error_handlers(app)
     install_web(app, settings)
 
-    @app.post("/v1/score", tags=["scores"])
+    # Documented, not validated per response: `test_api` checks real responses against it.
+    @app.post("/v1/score", tags=["scores"], responses={200: {"model": ScoreResponse}})
     async def score(body: ScoreBody, model: Loaded,
               who: Annotated[Principal, Depends(require(Role.scorer))]) -> dict[str, Any]:
         """Score 1-1,000 accounts from caller-supplied features, with reasons."""
@@ -163,7 +219,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
             request.app.state.reader, pages.json, query)
         return Response(body, media_type="application/json")  # type: ignore[return-value]
 
-    @app.get("/v1/accounts/{account_id}", tags=["accounts"])
+    @app.get("/v1/accounts/{account_id}", tags=["accounts"],
+             responses={200: {"model": AccountOut}})
     def account(request: Request, account_id: Annotated[str, Path(max_length=200)],
                 who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
         """The account's latest stored score with reasons, and its score history."""

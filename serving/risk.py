@@ -2,9 +2,10 @@
 
 Input is validated against the model's feature contract (never a feature list of
 serving's own), probabilities are the model's calibrated ones, and reasons are the
-signals that pushed the account's risk up most (`point_in_time.signals`: correlated
-features add up to one fact), each said in words by its most telling feature with the
-account's own numbers. Contributions are exact (TreeSHAP) and are also summed per
+signals that pushed the account's risk up most against their usual push
+(`point_in_time.signals`: correlated features add up to one fact), each said in words by
+its most telling feature with the account's own numbers and what is normal for renewing
+accounts of its segment. Contributions are exact (TreeSHAP) and are also summed per
 family so a CSM sees "mostly usage" or "mostly support" at a glance.
 """
 
@@ -53,6 +54,9 @@ class Reason:
     `contribution` is the signal's whole push (the sum over its features); `feature`,
     `value` and `text` are the feature that pushed most within it. `context` marks the
     contract and account facts a CSM cannot act on (`point_in_time.signals.CONTEXT`).
+    `reference` is the feature's typical value among renewing accounts of the account's
+    segment (`reference_group`; "*" for all segments), from the model's training rows;
+    the text ends with it. Both are empty when the model carries no reference.
     """
 
     feature: str
@@ -62,6 +66,8 @@ class Reason:
     text: str
     signal: str = ""
     context: bool = False
+    reference: Any = None
+    reference_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,15 +121,16 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
     families = model.contract.families
     by_family = explanation.by_family(model.contract)
     labels, codes = _signals(tuple(names), tuple(families.get(n, "other") for n in names))
+    spreads = model.contract.signal_spreads
+    scale = np.array([spreads.get(str(label), 1.0) for label in labels]) if spreads else None
     out = []
     for i, (account_id, as_of) in enumerate(keys):
         contrib = explanation.contributions[i]
         row = values[i]
         reasons = tuple(
-            Reason(names[j], families.get(names[j], "other"), plain(row.get(names[j])),
-                   total, render_reason(names[j], row), str(labels[codes[j]]),
-                   str(labels[codes[j]]) in CONTEXT)
-            for j, total in signal_reasons(contrib, labels, codes, top)
+            _reason(model, names[j], families.get(names[j], "other"), row, total,
+                    str(labels[codes[j]]))
+            for j, total in signal_reasons(contrib, labels, codes, top, scale)
         )
         out.append(RiskScore(
             account_id=account_id, as_of=as_of, probability=float(probability[i]),
@@ -134,6 +141,15 @@ def explain_matrix(model: ChurnRiskModel, version: str, matrix: np.ndarray,
                            if all_contributions else {}),
         ))
     return out
+
+
+def _reason(model: ChurnRiskModel, name: str, family: str, row: Mapping[str, Any],
+            total: float, signal: str) -> Reason:
+    reference = model.contract.reference(name, row.get("segment"))
+    group, typical = reference if reference is not None else ("", None)
+    return Reason(name, family, plain(row.get(name)), total,
+                  render_reason(name, row, reference), signal, signal in CONTEXT,
+                  plain(typical), group)
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,21 +167,26 @@ def _signals(names: tuple[str, ...], families: tuple[str, ...]
     return labels, codes
 
 
-def signal_reasons(contrib: np.ndarray, labels: np.ndarray, codes: np.ndarray, top: int
-                   ) -> list[tuple[int, float]]:
+def signal_reasons(contrib: np.ndarray, labels: np.ndarray, codes: np.ndarray, top: int,
+                   scale: np.ndarray | None = None) -> list[tuple[int, float]]:
     """(voice feature, signal total) of the signals that raised the risk most.
 
     Contributions add up per signal, so correlated readings of one fact make one reason;
-    each is voiced by its feature that pushed most. Signals a CSM can act on come first;
-    context signals (contract and account facts) follow and fill in when few others push.
+    each is voiced by its feature that pushed most. Signals rank by their total against
+    `scale`, each signal's usual spread over the training rows (`FeatureContract.
+    signal_spreads`; all 1 without it): a push that is rare for its signal says more
+    than the everyday push of the signal that follows overall health. Signals a CSM can
+    act on come first; context signals (contract and account facts) follow and fill in
+    when few others push.
     """
     totals = np.bincount(codes, weights=contrib, minlength=len(labels))
+    strength = totals if scale is None else totals / scale
     order = np.argsort(-contrib, kind="stable")
     present, first = np.unique(codes[order], return_index=True)
     voice = np.zeros(len(labels), dtype=np.int64)
     voice[present] = order[first]  # each signal's strongest feature
     pushing = sorted((int(k) for k in present if totals[k] > 0 and contrib[voice[k]] > 0),
-                     key=lambda k: (str(labels[k]) in CONTEXT, -totals[k], str(labels[k])))
+                     key=lambda k: (str(labels[k]) in CONTEXT, -strength[k], str(labels[k])))
     return [(int(voice[k]), float(totals[k])) for k in pushing[:top]]
 
 

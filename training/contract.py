@@ -34,6 +34,12 @@ class FeatureContract:
     # Features that were missing in some training rows (no NPS answer yet, say). A null
     # for any other feature means the caller lost data, so scoring refuses it.
     nullable: frozenset[str] | None = None  # None: every feature may be null
+    # feature -> {segment or "*": its typical value among renewing training rows}
+    # (`training.references`); what a reason compares the account with.
+    references: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # signal -> the spread of its summed contributions over the training rows: what a
+    # reason's push is measured against (`training.references.signal_spreads`).
+    signal_spreads: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, names: Sequence[str],
@@ -46,6 +52,15 @@ class FeatureContract:
         }
         nullable = frozenset(name for name in names if frame[name].isna().any())
         return cls(tuple(names), categories, dict(families or {}), nullable)
+
+    def reference(self, name: str, segment: Any) -> tuple[str, Any] | None:
+        """(group, typical value) for a feature: of the account's segment when known,
+        else of all segments; None when the model carries no reference for it."""
+        typical = self.references.get(name)
+        if not typical:
+            return None
+        key = str(segment) if segment is not None and str(segment) in typical else "*"
+        return (key, typical[key]) if key in typical else None
 
     @property
     def categorical_indices(self) -> list[int]:
@@ -129,11 +144,15 @@ class FeatureContract:
         return {"names": list(self.names),
                 "categories": {k: list(v) for k, v in self.categories.items()},
                 "families": dict(self.families),
-                "nullable": None if self.nullable is None else sorted(self.nullable)}
+                "nullable": None if self.nullable is None else sorted(self.nullable),
+                "references": {k: dict(v) for k, v in self.references.items()},
+                "signal_spreads": dict(self.signal_spreads)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureContract:
         return cls(tuple(data["names"]),
                    {k: tuple(v) for k, v in data.get("categories", {}).items()},
                    dict(data.get("families", {})),
-                   None if data.get("nullable") is None else frozenset(data["nullable"]))
+                   None if data.get("nullable") is None else frozenset(data["nullable"]),
+                   {k: dict(v) for k, v in data.get("references", {}).items()},
+                   {k: float(v) for k, v in data.get("signal_spreads", {}).items()})

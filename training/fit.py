@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.point_in_time.signals import signal_of
 from training.calibration import fit_calibrator
 from training.config import TrainConfig
 from training.contract import FeatureContract
 from training.model import ChurnRiskModel
+from training.references import signal_spreads, typical_values
 from training.splits import NotEnoughDataError, TimeSplit
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,9 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
               config: TrainConfig) -> ChurnRiskModel:
     """Booster on the train rows, early stopping and calibration on the validation rows."""
     check_trainable(frame, split, config)
-    contract = FeatureContract.from_frame(frame, features, families)
+    contract = dataclasses.replace(
+        FeatureContract.from_frame(frame, features, families),
+        references=typical_values(frame, split.train, features))
     matrix = contract.encode(frame)
     cats = contract.categorical_indices
     weight = (term_weights(frame, split.train) if config.lightgbm.weight_by_term else None)
@@ -116,7 +121,21 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
         "test_end": split.test_end.isoformat(),
         "best_iteration": int(booster.num_trees()),
     }
+    explained = booster.predict(matrix[split.train], pred_contrib=True, num_threads=2)
+    contract = dataclasses.replace(contract, signal_spreads=signal_spreads(
+        np.asarray(explained)[:, :-1], contract.names, _signal_or_family(families)))
     return ChurnRiskModel(booster, calibrator, contract, catalog_version, metadata)
+
+
+def _signal_or_family(families: Mapping[str, str]) -> Callable[[str], str]:
+    """A feature's signal; a column the catalog has no signal for keeps its family, as
+    serving does (`serving.risk`)."""
+    def of(name: str) -> str:
+        try:
+            return signal_of(name)
+        except ValueError:
+            return families.get(name, "other")
+    return of
 
 
 def _keep_best(booster: lgb.Booster) -> lgb.Booster:

@@ -8,11 +8,15 @@ churn probability at the renewal decision and its cause, the shocks, and per ter
 monthly snapshot date the true risk as of that date (`risk`: what an all-knowing model
 could say then, without the future).
 
+An account's baseline health has facets (`events.FACETS`: engagement, adoption,
+relationship, support), each shown mainly by its own signals, so weak accounts are weak
+in different ways; a shock's drop in health, too, shows mostly in its own channels.
 Every shock also leaves its own fingerprint in the signals (`fingerprints`): a departing
-champion is the power user going silent and a successor ramping up; a product-fit
-problem wears down the main workflow features and brings detractor comments naming the
-workflow; poor onboarding activates seats slowly; a support crisis is a ticket surge; a
-budget cut switches users off and is sometimes noted; an acquisition leaves nothing.
+champion is the power user going silent and a successor ramping up, and the successor
+re-opens the buying decision (a churn chance of its own); a product-fit problem wears
+down the main workflow features and brings detractor comments naming the workflow;
+poor onboarding activates seats slowly; a support crisis is a ticket surge; a budget cut
+switches users off and is sometimes noted; an acquisition leaves nothing.
 ``_truth/terms`` lists per term the fingerprints present before its renewal.
 
     from features.simulator import SimulationConfig, simulate

@@ -14,16 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from features.simulator.events import KEY_FEATURES, PLANS, SEGMENTS
+from features.simulator.fingerprint_config import FingerprintsConfig, Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SegmentConfig(_Strict):
+class SegmentConfig(Strict):
     """What an account of one segment looks like and how it tends to behave."""
 
     share: float = Field(ge=0, le=1, description="share of accounts in this segment")
@@ -87,7 +84,7 @@ def _enterprise() -> SegmentConfig:
     )  # fmt: skip
 
 
-class SegmentsConfig(_Strict):
+class SegmentsConfig(Strict):
     smb: SegmentConfig = Field(default_factory=_smb)
     mid_market: SegmentConfig = Field(default_factory=_mid_market)
     enterprise: SegmentConfig = Field(default_factory=_enterprise)
@@ -103,17 +100,25 @@ class SegmentsConfig(_Strict):
         return self
 
 
-class HealthConfig(_Strict):
-    """The hidden health process: a per-account baseline plus a slow AR(1) drift."""
+class HealthConfig(Strict):
+    """The hidden health process: a per-account baseline plus a slow AR(1) drift.
 
-    baseline_sd: float = Field(default=0.75, ge=0, description="spread of account baselines")
+    The baseline is a shared part (``baseline_sd``) plus four facets (``facet_sd`` each,
+    `events.FACETS`); its whole spread is ``sqrt(baseline_sd**2 + 4 * facet_sd**2)``.
+    Each channel of signals reads the shared part and ``facet_weight`` times its facet.
+    """
+
+    baseline_sd: float = Field(default=0.5, ge=0, description="spread of the shared baseline")
+    facet_sd: float = Field(default=0.28, ge=0, description="spread of each facet")
+    facet_weight: float = Field(default=1.0, ge=0, description="how strongly a channel shows "
+                                "its facet")
     drift_sd: float = Field(default=0.45, ge=0, description="stationary sd of the AR(1) drift")
     drift_persistence: float = Field(
         default=0.985, ge=0, lt=1, description="daily AR(1) coefficient"
     )
 
 
-class ShockConfig(_Strict):
+class ShockConfig(Strict):
     """One shock mechanism: how often it hits and how it moves health and renewal.
 
     The latent health drop ramps in over ``ramp_days``, then decays with time constant
@@ -131,14 +136,16 @@ class ShockConfig(_Strict):
     window_days: int = Field(default=365, ge=1)
 
 
-class ShocksConfig(_Strict):
+class ShocksConfig(Strict):
     """Defaults per shock. ``poor_onboarding.rate_per_year`` is a share of new sign-ups."""
 
     poor_onboarding: ShockConfig = ShockConfig(
         rate_per_year=0.3, drop=1.4, ramp_days=14, recovery_days=150, persistent_share=0.35
     )
+    # A champion's successor often re-opens the buying decision: a churn chance of its own.
     champion_left: ShockConfig = ShockConfig(
-        rate_per_year=0.12, drop=1.5, ramp_days=7, recovery_days=150, persistent_share=0.3
+        rate_per_year=0.12, drop=0.9, ramp_days=7, recovery_days=150, persistent_share=0.3,
+        churn_probability=0.25, window_days=240,
     )
     product_fit: ShockConfig = ShockConfig(
         rate_per_year=0.07, drop=1.5, ramp_days=90, recovery_days=400, persistent_share=0.6
@@ -159,42 +166,7 @@ class ShocksConfig(_Strict):
     onboarding_adoption_slowdown: float = Field(default=2.5, ge=1)
 
 
-class FingerprintsConfig(_Strict):
-    """What each shock leaves in the signals besides its health drop, as in real accounts.
-
-    Champion left: the account's power user stops and a replacement ramps up weeks later.
-    Product fit: the account's main workflow features decline over months and detractor
-    NPS comments name the workflow. Poor onboarding: seats activate slowly. Budget cut:
-    part of the users are switched off and a CSM may note the budget. Support crises
-    already show as their own ticket surge (`ShocksConfig.crisis_*`); acquisitions leave
-    no trace.
-    """
-
-    power_user_boost: float = Field(
-        default=2.5, ge=1, description="login odds and sessions of each account's power user"
-    )
-    replacement_days: tuple[int, int] = Field(
-        default=(14, 42), description="days after the champion leaves until a successor starts"
-    )
-    replacement_ramp_days: int = Field(default=30, ge=1)
-    workflow_features: int = Field(
-        default=2, ge=1, le=len(KEY_FEATURES), description="features a fit problem hits"
-    )
-    workflow_decline_days: float = Field(
-        default=45.0, gt=0, description="time constant of the workflow features' decline"
-    )
-    workflow_floor: float = Field(default=0.1, ge=0, le=1, description="use left at the end")
-    fit_nps_drop: float = Field(default=2.5, ge=0, description="NPS points lost to a fit problem")
-    fit_comment_share: float = Field(default=0.7, ge=0, le=1)
-    fit_survey_days: int = Field(default=365, ge=1, description="how long NPS answers show it")
-    onboarding_seat_slowdown: float = Field(default=3.0, ge=1)
-    budget_user_cut: float = Field(
-        default=0.3, ge=0, le=1, description="share of users switched off after a budget cut"
-    )
-    budget_note_share: float = Field(default=0.4, ge=0, le=1)
-
-
-class RenewalConfig(_Strict):
+class RenewalConfig(Strict):
     """The renewal decision: annual churn logit from health near renewal and context.
 
     ``logit(p_year) = churn_intercept[segment] - health_coef * mean_z(window)
@@ -222,7 +194,7 @@ class RenewalConfig(_Strict):
     )
 
 
-class ExpansionConfig(_Strict):
+class ExpansionConfig(Strict):
     """Seat and price changes at renewal (scaled to the term length)."""
 
     seat_growth: float = Field(default=0.06, description="mean log seat change per year at z=0")
@@ -234,7 +206,7 @@ class ExpansionConfig(_Strict):
     budget_cut_seats: tuple[float, float] = (0.5, 0.85)
 
 
-class UsageConfig(_Strict):
+class UsageConfig(Strict):
     weekday_factors: tuple[float, float, float, float, float, float, float] = (
         1.0, 1.05, 1.05, 1.0, 0.85, 0.1, 0.07,
     )  # fmt: skip
@@ -295,7 +267,7 @@ class UsageConfig(_Strict):
         return self
 
 
-class SupportConfig(_Strict):
+class SupportConfig(Strict):
     priority_weights: tuple[float, float, float, float] = (0.3, 0.5, 0.15, 0.05)
     first_response_minutes: tuple[float, float, float, float] = (480.0, 240.0, 60.0, 20.0)
     resolution_hours: tuple[float, float, float, float] = (72.0, 36.0, 16.0, 8.0)
@@ -305,7 +277,7 @@ class SupportConfig(_Strict):
     escalation_base: float = Field(default=-4.5, description="logit of escalation for a low ticket")
 
 
-class SurveyConfig(_Strict):
+class SurveyConfig(Strict):
     nps_per_year: float = Field(default=2.0, ge=0, description="NPS invitations per account-year")
     csat_per_year: float = Field(default=1.0, ge=0, description="relationship CSAT invitations")
     response_rate: float = Field(default=0.35, ge=0, le=1)
@@ -315,16 +287,17 @@ class SurveyConfig(_Strict):
     comment_share: float = Field(default=0.4, ge=0, le=1)
 
 
-class NotesConfig(_Strict):
+class NotesConfig(Strict):
     lag_days: int = Field(default=21, ge=0, description="how far behind the health a CSM's read is")
     wrong_share: float = Field(
-        default=0.12, ge=0, le=1, description="notes with a random sentiment"
+        default=0.3, ge=0, le=1, description="notes with a random sentiment (a CSM's read "
+        "is often wrong)"
     )
     red_below: float = Field(default=0.33, ge=0, le=1)
     green_above: float = Field(default=0.55, ge=0, le=1)
 
 
-class NoiseConfig(_Strict):
+class NoiseConfig(Strict):
     """Data-quality noise in usage_events: lost days, duplicates, late-arriving rows."""
 
     missing_day_share: float = Field(default=0.005, ge=0, le=1)
@@ -332,7 +305,7 @@ class NoiseConfig(_Strict):
     late_share: float = Field(default=0.005, ge=0, le=1)
 
 
-class SimulationConfig(_Strict):
+class SimulationConfig(Strict):
     """Everything that determines a simulated dataset; the same config gives the same bytes."""
 
     n_accounts: int = Field(default=1000, ge=1)

@@ -7,9 +7,11 @@ to ``grace_days`` later (late renewal). Each decision draws non-renewal with
     p        = 1 - (1 - p_health) * prod(1 - q_shock)
 
 where ``logit_year`` is the annual churn logit (see `RenewalConfig`) and ``q_shock`` is
-the chance that an unforeseeable shock (budget cut, acquisition) since the previous
-decision ends the relationship. ``p`` is what `_truth/terms.parquet` reports, and the
-mechanism explaining most of it is the term's ``cause``.
+the chance that a shock with a churn chance of its own since the previous decision ends
+the relationship: the unforeseeable ones (budget cut, acquisition), and a champion's
+departure, whose successor often re-opens the buying decision. ``p`` is what
+`_truth/terms.parquet` reports, and the mechanism explaining most of it is the term's
+``cause``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from features.simulator.config import SegmentConfig, SimulationConfig
-from features.simulator.events import SHOCK_TYPES, UNFORESEEABLE_SHOCKS
+from features.simulator.events import SHOCK_TYPES
 from features.simulator.health import Health, shock_config
 from features.simulator.timeline import Timeline, add_months
 
@@ -32,7 +34,6 @@ PLAN_PRICE_FACTOR = {"starter": 0.85, "growth": 1.0, "enterprise": 1.15}
 MONTHLY_AUTO_RENEW = 0.95  # card-billed monthly plans renew themselves
 MAX_SIGNUP_LAG_DAYS = 14
 K = TypeVar("K")
-_UNFORESEEABLE = tuple(SHOCK_TYPES.index(k) for k in UNFORESEEABLE_SHOCKS)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Term:
     seats: int
     arr: float
     p_churn: float | None  # None: the decision lies after the window
-    churned: bool | None  # None: unresolved (end + grace after the window)
+    churned: bool | None  # None: unresolved (no renewal yet, end + grace after the window)
     cause: str | None
     next_arr: float | None
 
@@ -134,12 +135,13 @@ def renewal_logit(
 def pending_shocks(
     config: SimulationConfig, health: Health, consumed: set[int], decision_day: int
 ) -> list[int]:
-    """Unforeseeable shocks (indices into ``health.shocks``) that act on a decision: not
-    acted on by an earlier decision, and at most ``window_days`` before this one."""
+    """Shocks with a churn chance of their own (indices into ``health.shocks``) that act
+    on a decision: not acted on by an earlier decision, and at most ``window_days``
+    before this one."""
     return [
         i
         for i, shock in enumerate(health.shocks)
-        if shock.kind in _UNFORESEEABLE
+        if shock_config(config, shock.kind).churn_probability > 0
         and i not in consumed
         and 0 < decision_day - shock.day <= shock_config(config, shock.kind).window_days
     ]
@@ -218,8 +220,9 @@ def run_terms(
         if timeline.day_index(next_start) > last:  # renewal signed after the window
             terms.append(Term(number, s_day, e_day, seats, arr, p, None, cause, None))
             return Contracts(setup, tuple(terms), last + 1)
-        terms.append(Term(number, s_day, e_day, seats, arr, p, False if resolved else None,
-                          cause, next_arr if resolved else None))  # fmt: skip
+        # The next term started inside the window: the renewal is known, even when the
+        # grace period runs past the data's end.
+        terms.append(Term(number, s_day, e_day, seats, arr, p, False, cause, next_arr))
         start, seats, price, number = next_start, new_seats_int, new_price, number + 1
     raise AssertionError("more terms than days in the window")  # pragma: no cover
 

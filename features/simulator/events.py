@@ -42,6 +42,10 @@ HEALTH_SHOCKS: Final[tuple[str, ...]] = (
 UNFORESEEABLE_SHOCKS: Final[tuple[str, ...]] = ("budget_cut", "acquired")
 SHOCK_TYPES: Final[tuple[str, ...]] = (*HEALTH_SHOCKS, *UNFORESEEABLE_SHOCKS)
 CAUSES: Final[tuple[str, ...]] = ("none", *SHOCK_TYPES)
+# The facets of an account's health, each read by its own channel of signals: usage depth
+# (logins, minutes), adoption (engaged seats, key features), relationship (surveys, CSM
+# notes) and support (ticket volume).
+FACETS: Final[tuple[str, ...]] = ("engagement", "adoption", "relationship", "support")
 
 TICKET_PRIORITIES: Final[tuple[str, ...]] = ("low", "normal", "high", "urgent")
 TICKET_CATEGORIES: Final[tuple[str, ...]] = (

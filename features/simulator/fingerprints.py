@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from features.simulator.config import FingerprintsConfig
 from features.simulator.events import SHOCK_TYPES
+from features.simulator.fingerprint_config import FingerprintsConfig
 from features.simulator.health import Health, Shock
 
 CHAMPION_LEFT = SHOCK_TYPES.index("champion_left")
@@ -31,13 +31,15 @@ PRODUCT_FIT = SHOCK_TYPES.index("product_fit")
 POOR_ONBOARDING = SHOCK_TYPES.index("poor_onboarding")
 SUPPORT_CRISIS = SHOCK_TYPES.index("support_crisis")
 BUDGET_CUT = SHOCK_TYPES.index("budget_cut")
-# Shock kinds whose trace stays visible for this many days after their onset.
-VISIBLE_DAYS: dict[int, int] = {
-    CHAMPION_LEFT: 180,
-    PRODUCT_FIT: 365,
-    POOR_ONBOARDING: 180,
-    SUPPORT_CRISIS: 120,
-    BUDGET_CUT: 365,
+# Shock kinds whose trace can be seen from (first, last) days after their onset: a CSM
+# note follows a shock by 2-20 days, a power user's silence needs a week to stand out, a
+# workflow's decline a few weeks; then each fades.
+VISIBLE_DAYS: dict[int, tuple[int, int]] = {
+    CHAMPION_LEFT: (7, 180),
+    PRODUCT_FIT: (21, 365),
+    POOR_ONBOARDING: (14, 180),
+    SUPPORT_CRISIS: (3, 120),
+    BUDGET_CUT: (1, 365),
 }
 BoolMatrix = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -141,13 +143,16 @@ def onboarding_ramp(n_days: int, onboarding_days: int, poor: bool,
 def presence(health: Health, decision_day: int) -> list[str]:
     """Shock kinds whose trace was visible in the signals before a renewal decision.
 
-    A trace counts from its onset until ``VISIBLE_DAYS`` after it; poor onboarding
-    counts only for a customer's first terms (its onset is the sign-up). Acquisitions
-    leave none.
+    A trace counts within its ``VISIBLE_DAYS`` after its onset; poor onboarding counts
+    only for a customer's first terms (its onset is the sign-up). Acquisitions leave none.
     """
-    kinds = {
-        shock.kind
-        for shock in health.shocks
-        if shock.kind in VISIBLE_DAYS and 0 < decision_day - shock.day <= VISIBLE_DAYS[shock.kind]
-    }
+    kinds = {shock.kind for shock in health.shocks if visible(shock.kind, decision_day - shock.day)}
     return [SHOCK_TYPES[k] for k in sorted(kinds)]
+
+
+def visible(kind: int, age_days: int) -> bool:
+    """Whether a shock's trace can be seen ``age_days`` after its onset."""
+    if kind not in VISIBLE_DAYS:
+        return False
+    first, last = VISIBLE_DAYS[kind]
+    return first <= age_days <= last

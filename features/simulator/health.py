@@ -2,9 +2,16 @@
 
 Latent health ``z`` (logit scale) is the sum of three parts:
 
-* a baseline drawn per account around the segment mean (some customers simply fit better);
+* a baseline drawn per account around the segment mean (some customers simply fit better),
+  itself a shared part plus four facets (`FACETS`): an account can be weak in how much the
+  team works in the product, in how far it has spread, in the relationship or in support,
+  and each facet shows mainly in its own signals (`Health.channel`), as in real books
+  where red accounts are red for different reasons;
 * a slow AR(1) drift, so health wanders without any event;
-* shock offsets: each shock lowers health, ramping in and then partly recovering.
+* shock offsets: each shock lowers health, ramping in and then partly recovering. The
+  renewal feels all of it, but the signals see it mostly through the shock's own
+  channels (`FingerprintsConfig.shock_channels`): a fit problem shows in adoption and in
+  what the customer says, far less in how often the team logs in.
 
 Signals read ``sigmoid(z)``; the renewal decision reads the mean of ``z`` before renewal.
 Keeping every shock's offset separately lets the truth files name the mechanism that
@@ -19,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from features.simulator.config import ShockConfig, SimulationConfig
-from features.simulator.events import SHOCK_TYPES
+from features.simulator.events import FACETS, SHOCK_TYPES
 
 FloatArray = npt.NDArray[np.float64]
 _AR_BLOCK = 128  # keeps phi**-k well inside float range in the blocked AR(1) recursion
@@ -41,8 +48,12 @@ class Health:
     offsets: FloatArray  # (len(SHOCK_TYPES), n): each mechanism's contribution to z
     shocks: tuple[Shock, ...]
     # the parts of z without shocks, kept so the as-of truth can project health forward
-    baseline: float
+    baseline: float  # includes the facets
     drift: FloatArray
+    facets: FloatArray = field(default_factory=lambda: np.zeros(len(FACETS)))
+    facet_weight: float = 1.0
+    # (shock kinds x facets): the share of each shock's offset a facet's channel shows
+    seen_by: FloatArray = field(default_factory=lambda: np.ones((len(SHOCK_TYPES), len(FACETS))))
     # running sums with a leading zero column: window means in O(1) per renewal decision
     _cum: FloatArray = field(init=False, repr=False, compare=False)
 
@@ -63,6 +74,16 @@ class Health:
     def score(self) -> FloatArray:
         """Observable-facing health in (0, 1)."""
         return 1.0 / (1.0 + np.exp(-self.z))
+
+    def channel(self, facet: str) -> FloatArray:
+        """Health in (0, 1) as one channel of signals sees it: the shared part of ``z``
+        plus ``facet_weight`` times its own facet, so a weak facet stands out there, and
+        the shocks as far as this channel sees them (`seen_by`)."""
+        k = FACETS.index(facet)
+        shocks = self.offsets.sum(axis=0)
+        seen = self.seen_by[:, k] @ self.offsets
+        z = self.z - self.facets.sum() + self.facet_weight * self.facets[k] - shocks + seen
+        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
     def window_means(self, lo_day: int, hi_day: int) -> tuple[float, FloatArray]:
         """Mean z and mean offset per shock type over ``[lo_day, hi_day)``."""
@@ -111,7 +132,9 @@ def simulate_health(
     n = config.n_days - first_day
     years = n / 365.25
     hc = config.health
-    baseline = rng.normal(config.segments.ordered()[segment].health_mean, hc.baseline_sd)
+    facets = rng.normal(0.0, hc.facet_sd, size=len(FACETS))
+    baseline = rng.normal(config.segments.ordered()[segment].health_mean,
+                          hc.baseline_sd) + float(facets.sum())
     innov_sd = hc.drift_sd * np.sqrt(1 - hc.drift_persistence**2)
     drift = ar1(
         rng.normal(0.0, innov_sd, size=n), hc.drift_persistence, rng.normal(0.0, hc.drift_sd)
@@ -138,5 +161,6 @@ def simulate_health(
     ordered = tuple(sorted(shocks, key=lambda s: (s.day, s.kind)))
     return Health(
         first_day=first_day, z=z, offsets=offsets, shocks=ordered, baseline=float(baseline),
-        drift=drift,
+        drift=drift, facets=facets, facet_weight=hc.facet_weight,
+        seen_by=config.fingerprints.seen_by(),
     )

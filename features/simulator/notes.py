@@ -34,7 +34,7 @@ def simulate_notes(rng: np.random.Generator, world: World, dyn: AccountDynamics)
         return NoteRecords.empty()
     nc = world.config.notes
     seg = world.config.segments.ordered()[dyn.segment]
-    score = dyn.health.score[:n]
+    score = dyn.health.channel("relationship")[:n]
 
     routine = rng.integers(0, n, size=int(rng.poisson(seg.csm_notes_per_year * n / 365.25)))
     events = [s for s in dyn.health.shocks if s.kind in _EVENT_TEXT]

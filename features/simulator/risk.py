@@ -255,7 +255,7 @@ def account_risk(tables: RiskTables, world: World, dyn: AccountDynamics) -> AsOf
         pending = pending_shocks(config, dyn.health, consumed, term.end_day)
         consumed.update(pending)
         q_known = np.ones(len(days))
-        for i in pending:  # unforeseeable shocks before as_of that act on this decision
+        for i in pending:  # shocks with a churn chance of their own before as_of
             kind = dyn.health.shocks[i].kind
             q_known *= np.where(shock_day[i] < days, 1.0 - tables.q[kind], 1.0)
         base = renewal_logit(config, seg, setup, dyn.created_day, term.end_day, 0.0, years)
@@ -286,7 +286,8 @@ def _risk(
     """E[p | world before a] of the decisions at days ``e``, one per row.
 
     ``base`` is each decision's churn logit before health and price, ``q_known`` the
-    product of ``1 - q`` of the unforeseeable shocks before as_of that act on it.
+    product of ``1 - q`` of the shocks with a churn chance of their own before as_of that
+    act on it.
     """
     config, health = world.config, dyn.health
     first = health.first_day

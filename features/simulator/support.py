@@ -39,7 +39,7 @@ def simulate_tickets(
     config, sc = world.config, world.config.support
     seg = config.segments.ordered()[dyn.segment]
     days = dyn.first_day + np.arange(n)
-    score = dyn.health.score[:n]
+    score = dyn.health.channel("support")[:n]
 
     crisis = np.zeros(n)
     for shock in dyn.health.shocks:

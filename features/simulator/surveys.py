@@ -49,7 +49,7 @@ def simulate_surveys(rng: np.random.Generator, world: World, dyn: AccountDynamic
     config, sv = world.config, world.config.surveys
     seg = config.segments.ordered()[dyn.segment]
     years = n / 365.25
-    score = dyn.health.score[:n]
+    score = dyn.health.channel("relationship")[:n]
 
     n_nps = int(rng.poisson(sv.nps_per_year * years))
     n_csat = int(rng.poisson(sv.csat_per_year * years))

@@ -4,7 +4,9 @@ Each licensed seat has a fixed engagement rank; on a given day the seats ranked 
 the health-driven engaged share (onboarding ramps it up after sign-up) log in with
 probability ``login_rate * weekday/holiday factor * (0.5 + 0.5 * health) * propensity``,
 the others are nearly dormant. So licence utilisation and daily activity both follow
-health. It is one days x seats Bernoulli matrix per account, never a per-user loop.
+health: the share of engaged seats and the key features read the adoption facet of it,
+login odds and minutes the engagement facet (`events.FACETS`). It is one days x seats
+Bernoulli matrix per account, never a per-user loop.
 From the logins follow the daily session minutes and, for each adopted key feature, a
 daily count proportional to active users. Feature adoption is spread over onboarding
 (slower after poor onboarding) and some accounts never adopt some features.
@@ -55,7 +57,8 @@ def simulate_usage(
     config, uc = world.config, world.config.usage
     seg = config.segments.ordered()[dyn.segment]
     days = dyn.first_day + np.arange(n)
-    score = dyn.health.score[:n]
+    score = dyn.health.channel("engagement")[:n]  # how much the active team works
+    spread = dyn.health.channel("adoption")[:n]  # how far the product has spread
     new_signup = not bool(world.population.initial[dyn.index])
 
     # --- logins: a days x users Bernoulli matrix ---
@@ -80,7 +83,7 @@ def simulate_usage(
     ramp = np.ones(n)
     if new_signup:
         ramp = onboarding_ramp(n, uc.onboarding_days, poor, fc)
-    engaged_share = (uc.health_floor + (1 - uc.health_floor) * score) * ramp
+    engaged_share = (uc.health_floor + (1 - uc.health_floor) * spread) * ramp
     engaged = users.rank[None, :] < engaged_share[:, None]
     p_day = seg.login_rate * world.timeline.day_factor[dyn.region, days] * (0.5 + 0.5 * score)
     p = np.minimum(p_day[:, None] * users.propensity[None, :] * users.ramp,
@@ -105,12 +108,12 @@ def simulate_usage(
     mean_days = np.array([uc.adoption_days[f] for f in KEY_FEATURES])
     never = np.array([uc.never_adopt[f] for f in KEY_FEATURES])
     slowdown = config.shocks.onboarding_adoption_slowdown if poor else 1.0
-    fit = float(score[: min(n, 90)].mean())
+    fit = float(spread[: min(n, 90)].mean())
     never_p = np.clip(never * (1.5 - fit), 0.0, 1.0)
     adopted = rng.random(len(KEY_FEATURES)) >= never_p
     adopt_day = dyn.created_day + rng.exponential(mean_days * slowdown)
     active_users = np.bincount(d_login, minlength=n).astype(np.float64)
-    lam = active_users[:, None] * rates[None, :] * (0.3 + score[:, None] ** 2)
+    lam = active_users[:, None] * rates[None, :] * (0.3 + spread[:, None] ** 2)
     lam *= workflow_decline(dyn.health, dyn.first_day, n, adopted, rates, fc)
     lam *= adopted[None, :] & (days[:, None] >= adopt_day[None, :])
     counts = rng.poisson(lam)

@@ -154,10 +154,11 @@ class RankedAccount:
     """One row of the ranked list, with what changed since the previous run.
 
     `delta` is this run's probability minus the previous run's for the same account and
-    `moved_most` the feature whose contribution (log-odds) changed most between the two,
-    `moved_most_change` that change; all three are None when the account was not in the
-    previous run (or there is none). Contributions are compared over the features stored
-    as reasons in either run; a feature missing from a run's reasons counts as 0 there.
+    `moved_most` the signal (`point_in_time.signals`) whose push (log-odds, summed over
+    its features) changed most between the two, `moved_most_change` that change; all
+    three are None when the account was not in the previous run (or there is none).
+    Pushes are compared over every stored contribution; a signal absent from a run
+    counts as 0 there.
     """
 
     account_id: str

@@ -7,6 +7,7 @@ the message can name the accounts at fault; the transaction then only has to be 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from features.point_in_time.signals import SIGNALS, signal_of
 from serving.risk import Reason
 from serving.store.models import (
     BANDS,
@@ -140,7 +142,8 @@ def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
             "top_reason": score.reasons[0].text if score.reasons else None,
             "drivers": ({f: float(c) for f, c in score.contributions.items()}
                         if score.contributions
-                        else {r.feature: float(r.contribution) for r in score.reasons}),
+                        else {r.signal or r.feature: float(r.contribution)
+                              for r in score.reasons}),
         })
         details.append({
             "account_id": key, "reasons": [reason_json(r) for r in score.reasons],
@@ -181,7 +184,8 @@ def renewal_rows(renewals: Sequence[RenewalDue]) -> list[dict[str, Any]]:
 def reason_json(reason: Reason) -> dict[str, Any]:
     return {"feature": reason.feature, "family": reason.family, "value": plain(reason.value),
             "contribution": float(reason.contribution), "text": reason.text,
-            "signal": reason.signal, "context": reason.context}
+            "signal": reason.signal, "context": reason.context,
+            "reference": plain(reason.reference), "reference_group": reason.reference_group}
 
 
 def plain(value: Any) -> Any:
@@ -200,21 +204,45 @@ def plain(value: Any) -> Any:
 
 
 def reasons_from_json(stored: Sequence[Mapping[str, Any]]) -> tuple[Reason, ...]:
-    # Runs stored before reasons had signals read back without them.
+    # Runs stored before reasons had signals or references read back without them.
     return tuple(Reason(r["feature"], r["family"], r["value"], float(r["contribution"]),
-                        r["text"], r.get("signal", ""), bool(r.get("context", False)))
+                        r["text"], r.get("signal", ""), bool(r.get("context", False)),
+                        r.get("reference"), r.get("reference_group", ""))
                  for r in stored)
 
 
 def moved_most(now: Mapping[str, float], before: Mapping[str, float]
                ) -> tuple[str | None, float | None]:
-    """The feature whose contribution changed most between two runs' drivers, and by how
-    much (a feature absent from a run's reasons counts as 0 there); (None, None) if none
-    moved."""
-    changes = {f: now.get(f, 0.0) - before.get(f, 0.0) for f in now.keys() | before.keys()}
+    """The signal whose push changed most between two runs' drivers, and by how much.
+
+    Drivers are per feature (or, for runs that stored only their reasons, per signal);
+    they are summed per signal first, so "what moved" is one fact, not one of its
+    correlated readings. A signal absent from a run counts as 0 there; (None, None) if
+    nothing moved."""
+    now_s, before_s = by_signal(now), by_signal(before)
+    changes = {k: now_s.get(k, 0.0) - before_s.get(k, 0.0) for k in now_s.keys() | before_s}
     if not changes:
         return None, None
-    feature = min(changes, key=lambda f: (-abs(changes[f]), f))
-    if changes[feature] == 0:
+    signal = min(changes, key=lambda k: (-abs(changes[k]), k))
+    if changes[signal] == 0:
         return None, None
-    return feature, changes[feature]
+    return signal, changes[signal]
+
+
+def by_signal(drivers: Mapping[str, float]) -> dict[str, float]:
+    """Contributions summed per signal; a name the catalog does not know stays itself."""
+    out: dict[str, float] = {}
+    for name, value in drivers.items():
+        key = signal_or_self(name)
+        out[key] = out.get(key, 0.0) + value
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def signal_or_self(name: str) -> str:
+    if name in SIGNALS:
+        return name
+    try:
+        return signal_of(name)
+    except ValueError:
+        return name

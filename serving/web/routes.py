@@ -301,6 +301,7 @@ def account_page(request: Request, account_id: str, session: Session,
     return _render(request, "account.html", {
         "detail": detail, "account": detail.latest, "back": back_to,
         "families": views.family_views(detail.reasons, detail.families),
+        "change": views.change_text(detail.latest, detail.reasons),
         "chart": charts.history_chart(detail.history, bands), "bands": bands,
         "latest_run": store.latest_run(),
         "serving_version": current.version if current is not None else None,

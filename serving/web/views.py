@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from features.point_in_time.signals import SIGNALS
 from serving.risk import Reason
 from serving.store.models import (
     BANDS,
@@ -184,6 +185,22 @@ def day(value: dt.date) -> str:
 
 def days_until(day: dt.date | None, since: dt.date) -> int | None:
     return None if day is None else (day - since).days
+
+
+# -- what changed since the previous run ------------------------------------------------------
+
+def change_text(account: RankedAccount, reasons: Sequence[Reason]) -> str | None:
+    """What moved the risk since the previous run, in words: the signal whose push changed
+    most, and its reason when it is one of this run's ("mostly the champion behind the
+    account's usage, pushing the risk up: The user behind 40% … 26 days ago")."""
+    if account.moved_most is None or account.moved_most_change is None:
+        return None
+    signal = account.moved_most
+    about = SIGNALS[signal][0] if signal in SIGNALS else signal.replace("_", " ")
+    way = "up" if account.moved_most_change > 0 else "down"
+    said = next((r.text for r in reasons if r.signal == signal), None)
+    head = f"mostly {about}, pushing the risk {way}"
+    return f"{head}: {said}" if said else head
 
 
 # -- reasons by family ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
 
 from features.point_in_time.signals import CONTEXT, signal_of
-from serving.api import create_app
+from serving.api import AccountOut, ScoreResponse, create_app
 from serving.auth import KeyRing
 from serving.batch import run_batch
 from serving.model_holder import ModelHolder
@@ -81,6 +81,7 @@ def test_score_returns_the_models_probabilities_with_reasons(client, simulated_s
     body, rows = _payload(frame, trained_model)
     response = client.post("/v1/score", json=body, headers=auth("scorer"))
     assert response.status_code == 200, response.text
+    ScoreResponse.model_validate(response.json())  # what the OpenAPI document declares
     scores = response.json()["scores"]
     expected = trained_model.predict_proba(rows)
     np.testing.assert_allclose([s["probability"] for s in scores], expected, rtol=1e-9)
@@ -107,10 +108,22 @@ def test_score_returns_the_models_probabilities_with_reasons(client, simulated_s
         acting = [not r["context"] for r in score["reasons"]]
         assert acting == sorted(acting, reverse=True)
         assert all(r["context"] == (r["signal"] in CONTEXT) for r in score["reasons"])
+        # Within each group, by push against the signal's usual spread, strongest first.
+        spreads = trained_model.contract.signal_spreads
+        assert spreads and all(v > 0 for v in spreads.values())
+        strength = [r["contribution"] / spreads[r["signal"]] for r in score["reasons"]]
         for group in (True, False):
-            part = [c for c, a in zip(contributions, acting, strict=True) if a is group]
+            part = [c for c, a in zip(strength, acting, strict=True) if a is group]
             assert part == sorted(part, reverse=True)
         assert all(reason["text"] and reason["family"] for reason in score["reasons"])
+        # Every reason compares the account with renewing accounts of its segment.
+        segment = str(rows.iloc[i]["segment"])
+        for reason in score["reasons"]:
+            group, typical = trained_model.contract.reference(reason["feature"], segment)
+            assert reason["reference_group"] == group == (
+                "*" if reason["feature"] == "segment" else segment)
+            assert reason["reference"] == (typical if typical == typical else None)
+            assert "; renewing " in reason["text"], reason["text"]
         # Family sums are exact: with the bias they add up to the raw score.
         assert math.isclose(sum(score["families"].values()) + b, r, rel_tol=1e-9)
 
@@ -198,7 +211,9 @@ def test_account_detail_and_unknown_account(client):
     detail = client.get(f"/v1/accounts/{top['account_id']}", headers=auth("viewer"))
     assert detail.status_code == 200, detail.text
     body = detail.json()
+    AccountOut.model_validate(body)  # what the OpenAPI document declares
     assert body["reasons"] and body["history"]
+    assert all(r["reference_group"] and "; renewing " in r["text"] for r in body["reasons"])
     assert math.isclose(body["history"][0]["probability"], top["probability"])
     missing = client.get("/v1/accounts/NOPE-123", headers=auth("viewer"))
     assert missing.status_code == 404 and "NOPE-123" in missing.json()["detail"]
@@ -272,3 +287,15 @@ def test_reload_swaps_models_and_a_failed_reload_keeps_the_old_one(
     assert client.get("/readyz").json()["last_reload_error"].startswith("OSError")
     served = client.post("/v1/score", json=body, headers=auth("scorer")).json()
     assert served["model"]["version"] == "2"
+
+
+def test_the_openapi_document_describes_the_reasons(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    reason = schemas["ReasonOut"]["properties"]
+    assert {"signal", "reference", "reference_group", "context", "text"} <= set(reason)
+    assert all(reason[k].get("description") for k in ("signal", "reference", "context"))
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method, model in (("/v1/score", "post", "ScoreResponse"),
+                                ("/v1/accounts/{account_id}", "get", "AccountOut")):
+        ok = paths[path][method]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"]["$ref"].endswith(f"/{model}")

@@ -29,3 +29,16 @@ def test_context_follows_what_a_csm_can_act_on_even_when_it_pushes_more():
 def test_a_signal_whose_features_cancel_out_is_no_reason():
     contrib = np.array([0.4, -0.5, 0.0, 0.0, 0.0])
     assert signal_reasons(contrib, LABELS, CODES, top=5) == []
+
+
+def test_signals_rank_by_their_push_against_their_usual_spread():
+    # Engagement pushes 0.7 but usually swings by 1.0; support's 0.6 is six times its
+    # usual 0.1: the rare push comes first, and each reason keeps its exact total.
+    contrib = np.array([0.2, 0.5, 0.6, 0.0, 0.0])
+    scale = np.ones(len(LABELS))
+    scale[list(LABELS).index("engagement_depth")] = 1.0
+    scale[list(LABELS).index("support_load")] = 0.1
+    assert signal_reasons(contrib, LABELS, CODES, top=5, scale=scale) == [
+        (2, pytest.approx(0.6)), (1, pytest.approx(0.7))]
+    assert signal_reasons(contrib, LABELS, CODES, top=5) == [
+        (1, pytest.approx(0.7)), (2, pytest.approx(0.6))]

@@ -132,3 +132,27 @@ def test_every_feature_reads_exactly_one_signal():
 def test_a_feature_no_signal_claims_is_refused_with_where_to_declare_it():
     with pytest.raises(ValueError, match=r"belongs to 0 signals.*SIGNALS"):
         signal_of("something_new_28d")
+
+
+def test_every_sentence_carries_its_reference_with_and_without_missing_values(built):
+    """Each feature's sentence, for a row with its value and one without, ends with what
+    renewing accounts typically show, itself possibly missing ("typically none")."""
+    frame = built.copy()
+    names = feature_names(TABLES, KEYS)
+    typical = {name: built[name].dropna().iloc[0] if built[name].notna().any() else None
+               for name in names}
+    for name in names:
+        with_value = frame[frame[name].notna()]
+        without = frame[frame[name].isna()]
+        rows = [part.iloc[0].to_dict() for part in (with_value, without) if len(part)]
+        rows.append({**rows[0], name: None})
+        for row in rows:
+            for reference in (("mid_market", typical[name]), ("*", None)):
+                text = render_reason(name, row, reference)
+                head, _, tail = text.rpartition("; renewing ")
+                assert head == render_reason(name, row), (name, text)
+                assert tail.startswith("mid-market accounts: " if reference[0] != "*"
+                                       else "accounts: "), (name, text)
+                assert "n/a" not in tail and "{" not in tail, (name, text)
+                if reference[1] is None:
+                    assert tail.endswith("typically none"), (name, text)

@@ -151,9 +151,14 @@ def test_truth_files(small_tables: dict[str, pd.DataFrame]) -> None:
     after_end = terms["end_date"] > END
     assert terms.loc[after_end, "p_churn"].isna().all()
     assert terms.loc[~after_end, "p_churn"].between(0, 1).all()
-    unresolved = terms["end_date"] + pd.Timedelta(days=30) > END
+    # A term is resolved 30 days (the grace) after its end, or as soon as the next term
+    # has started: a signed renewal is known even within the grace.
+    followed = terms.sort_values("start_date").groupby("account_id")["start_date"].shift(-1)
+    followed = followed.reindex(terms.index).notna()
+    unresolved = (terms["end_date"] + pd.Timedelta(days=30) > END) & ~followed
     assert terms.loc[unresolved, "churned"].isna().all()
     assert terms.loc[~unresolved, "churned"].notna().all()
+    assert (terms.loc[followed, "churned"] == False).all()  # noqa: E712
     assert set(terms["cause"].dropna()) <= {
         "none", "poor_onboarding", "champion_left", "product_fit", "support_crisis",
         "budget_cut", "acquired",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.simulator.config import FingerprintsConfig
 from features.simulator.events import SHOCK_TYPES
+from features.simulator.fingerprint_config import FingerprintsConfig
 from features.simulator.fingerprints import (
     BUDGET_CUT,
     CHAMPION_LEFT,
@@ -98,10 +98,10 @@ def test_a_poor_onboarding_activates_seats_slower() -> None:
     assert (poor <= normal).all()
 
 
-def test_presence_counts_a_trace_from_its_onset_for_its_visible_days() -> None:
+def test_presence_counts_a_trace_within_its_visible_days() -> None:
     health = _health(Shock(10, CHAMPION_LEFT), Shock(30, SHOCK_TYPES.index("acquired")))
-    assert presence(health, 10) == []  # not before the day after the onset
-    assert presence(health, 11) == ["champion_left"]
+    assert presence(health, 16) == []  # a week of silence before it stands out
+    assert presence(health, 17) == ["champion_left"]
     assert presence(health, 190) == ["champion_left"]
     assert presence(health, 191) == []
     assert presence(health, 100) == ["champion_left"], "an acquisition leaves no trace"

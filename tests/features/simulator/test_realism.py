@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.simulator import SimulationConfig, SimulationSummary, simulate_truth
+from features.simulator import SimulationConfig, SimulationSummary, simulate, simulate_truth
 from features.simulator.config import SegmentsConfig
 from features.simulator.metrics import annual_logo_churn, net_revenue_retention
 
@@ -90,8 +90,22 @@ def _window(frame: pd.DataFrame, column: str, terms: pd.DataFrame, days: int) ->
 
 
 @pytest.fixture(scope="module")
-def term_signals(small_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def signal_tables(small_config: SimulationConfig, tmp_path_factory: pytest.TempPathFactory
+                  ) -> dict[str, pd.DataFrame]:
+    """1,500 accounts of the small period: enough churned terms with an NPS answer
+    (about 150) that a gap in means is measured, not drawn (300 accounts give ~30)."""
+    run = simulate(small_config.model_copy(update={"n_accounts": 1500, "chunk_size": 500}),
+                   tmp_path_factory.mktemp("signals"))
+    frames = {name: pd.read_parquet(run.out / f"{name}.parquet")
+              for name in ("subscriptions", "usage_events", "tickets", "surveys")}
+    frames["truth_terms"] = pd.read_parquet(run.out / "_truth" / "terms.parquet")
+    return frames
+
+
+@pytest.fixture(scope="module")
+def term_signals(signal_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per resolved term: licence utilisation, tickets and NPS before its end date."""
+    small_tables = signal_tables
     terms = small_tables["truth_terms"]
     terms = terms[terms["churned"].notna()].merge(
         small_tables["subscriptions"][["subscription_id", "seats"]], on="subscription_id"

@@ -464,14 +464,13 @@ def test_evidence_of_another_account_is_refused(store, store_url):
     assert table_rows(store_url) == EMPTY
 
 
+def with_contributions(stored: StoredScore, contributions: dict[str, float]) -> StoredScore:
+    return StoredScore(dataclasses.replace(stored.score, contributions=contributions),
+                       stored.account)
+
+
 def test_moved_most_compares_every_stored_contribution_not_only_the_reasons(store):
     january, february = dt.date(2025, 1, 1), dt.date(2025, 2, 1)
-
-    def with_contributions(stored: StoredScore, contributions: dict[str, float]
-                           ) -> StoredScore:
-        return StoredScore(dataclasses.replace(stored.score, contributions=contributions),
-                           stored.account)
-
     # "tenure" never makes the top reasons (it lowers the risk) but moves most.
     store.write_run(VERSION, january, [with_contributions(
         scored("acme", 0.30, as_of=january, reasons=[reason("tickets", 0.5)]),
@@ -489,3 +488,18 @@ def test_non_finite_contributions_refuse_the_run(store, store_url):
     with pytest.raises(InvalidRunError, match="feature contributions must be finite"):
         store.write_run(VERSION, AS_OF, [bad, *BOOK[1:]])
     assert table_rows(store_url) == EMPTY
+
+
+def test_what_moved_most_is_a_signal_summed_over_its_features(store):
+    january, february = dt.date(2025, 1, 1), dt.date(2025, 2, 1)
+    # One feature, NPS, moved most (+0.4), but logins and minutes are one fact: the
+    # team's engagement fell away by 0.6 in all.
+    store.write_run(VERSION, january, [with_contributions(
+        scored("acme", 0.30, as_of=january, reasons=[reason("nps_latest", 0.5)]),
+        {"logins_28d": 0.3, "session_minutes_28d": 0.3, "nps_latest": 0.5})])
+    store.write_run(VERSION, february, [with_contributions(
+        scored("acme", 0.35, as_of=february, reasons=[reason("nps_latest", 0.9)]),
+        {"logins_28d": 0.0, "session_minutes_28d": 0.0, "nps_latest": 0.9})])
+    (item,) = store.ranked(ListQuery()).items
+    assert (item.moved_most, item.moved_most_change) == (
+        "engagement_depth", pytest.approx(-0.6))

@@ -25,6 +25,7 @@ from web_support import (
     scored_store,
 )
 
+from features.point_in_time.signals import SIGNALS
 from serving.api import create_app
 from serving.auth import KeyRing, Principal, Role
 from serving.batch import default_as_of
@@ -407,6 +408,23 @@ def test_the_account_page_shows_reasons_history_and_model(signed_in):
     assert f"{round(top['probability'] * 100)}%" in page.text
     for family in detail["families"]:
         assert f'data-family="{family}"' in page.text or family.capitalize() in page.text
+
+
+def test_the_account_page_explains_the_change_since_the_previous_run(signed_in):
+    """"+9.0 pts since 1 Nov 2025 / mostly <signal>, pushing the risk up: <its reason>"."""
+    top = api(signed_in, {"per_page": 1})["items"][0]
+    detail = signed_in.get(f"/v1/accounts/{top['account_id']}", headers=auth("viewer")).json()
+    page = signed_in.get(f"/accounts/{top['account_id']}").text
+    latest, previous = detail["latest"], detail["history"][1]
+    assert latest["delta"] is not None and latest["moved_most"] in SIGNALS
+    assert f'since <time datetime="{previous["as_of"]}">' in page
+    change = html.unescape(re.search(r'<p class="risk-card-why" id="risk-change">(.*?)</p>',
+                                     page, re.S).group(1))
+    way = "up" if latest["moved_most_change"] > 0 else "down"
+    assert change.startswith(f"mostly {SIGNALS[latest['moved_most']][0]}, pushing the risk "
+                             f"{way}")
+    said = [r["text"] for r in detail["reasons"] if r["signal"] == latest["moved_most"]]
+    assert change.endswith(f": {said[0]}" if said else way)
 
 
 def test_the_account_page_shows_the_evidence_the_api_gives(signed_in):
