@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         causes = Counter(str(c) for c in rows.loc[high, "subscription_id"].map(
             terms.set_index("subscription_id")["cause"]))
         print("  true causes of their terms: " + _shares(causes, len(high)))
+    # The high band is thin on a small base; the riskiest tenth shows the same on more rows.
+    cut = sorted((s.probability for s in scores), reverse=True)[len(scores) // 10]
+    decile = [i for i, s in enumerate(scores) if s.probability > cut and s.reasons]
+    print(f"riskiest 10% of snapshots ({len(decile)}), top signals: "
+          + _shares(Counter(top_signals[i][0] for i in decile), len(decile)))
     return 0
 
 

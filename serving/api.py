@@ -83,7 +83,9 @@ class ScoreOut(BaseModel):
                                "not renew its current term.")
     band: Literal["high", "medium", "low"]
     model: dict[str, str] = Field(description="`name` and `version` of the scoring model.")
-    reasons: list[ReasonOut] = Field(description="Strongest first; at most five.")
+    reasons: list[ReasonOut] = Field(description="Up to five signals a CSM can act on, "
+                                     "strongest against their usual push first, then the "
+                                     "context signals that push (`context`: true).")
     families: dict[str, float] = Field(description="Contributions summed per feature family.")
 
 

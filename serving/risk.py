@@ -23,7 +23,7 @@ from features.point_in_time.catalog import render_reason
 from features.point_in_time.signals import CONTEXT, signal_of
 from training.model import ChurnRiskModel
 
-TOP_REASONS = 5
+TOP_REASONS = 5  # signals a CSM can act on; pushing context signals come on top
 MODEL_NAME = "churnlens"
 
 
@@ -175,9 +175,9 @@ def signal_reasons(contrib: np.ndarray, labels: np.ndarray, codes: np.ndarray, t
     each is voiced by its feature that pushed most. Signals rank by their total against
     `scale`, each signal's usual spread over the training rows (`FeatureContract.
     signal_spreads`; all 1 without it): a push that is rare for its signal says more
-    than the everyday push of the signal that follows overall health. Signals a CSM can
-    act on come first; context signals (contract and account facts) follow and fill in
-    when few others push.
+    than the everyday push of the signal that follows overall health. Up to `top`
+    signals a CSM can act on come first; then every context signal (contract and account
+    facts) that pushes, so the page's family totals and its reasons always agree.
     """
     totals = np.bincount(codes, weights=contrib, minlength=len(labels))
     strength = totals if scale is None else totals / scale
@@ -187,7 +187,9 @@ def signal_reasons(contrib: np.ndarray, labels: np.ndarray, codes: np.ndarray, t
     voice[present] = order[first]  # each signal's strongest feature
     pushing = sorted((int(k) for k in present if totals[k] > 0 and contrib[voice[k]] > 0),
                      key=lambda k: (str(labels[k]) in CONTEXT, -strength[k], str(labels[k])))
-    return [(int(voice[k]), float(totals[k])) for k in pushing[:top]]
+    acting = [k for k in pushing if str(labels[k]) not in CONTEXT][:top]
+    context = [k for k in pushing if str(labels[k]) in CONTEXT]
+    return [(int(voice[k]), float(totals[k])) for k in acting + context]
 
 
 def plain(value: Any) -> Any:

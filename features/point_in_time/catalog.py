@@ -115,6 +115,8 @@ def render_reason(feature_name: str, row: Mapping[str, object],
         log.warning("no catalog entry for %r; using a plain reason", feature_name)
         return f"{feature_name}: {format_value(value)}"
     template = entry.missing if _missing(value) and entry.missing else entry.template
+    if entry.unit == "days" and isinstance(value, int | float) and not _missing(value):
+        value = math.floor(value)  # "35 days ago", never "35.4": whole days have passed
     try:
         text = _Formatter().vformat(template, (), {**row, "value": value})
     except (ValueError, IndexError) as exc:  # a malformed template is a catalog bug
@@ -145,6 +147,8 @@ def reference_value(entry: Feature, typical: object) -> str:
         return "typically none"
     spec = next((s for _, name, s, _ in string.Formatter().parse(entry.template)
                  if name == "value" and s), "")
+    if entry.unit == "days" and isinstance(typical, int | float):
+        typical = math.floor(typical)
     shown = format_value(typical, spec)
     return f"{shown} {entry.unit}" if entry.unit in _UNITS_SAID and not spec else shown
 

@@ -191,7 +191,7 @@ def days_until(day: dt.date | None, since: dt.date) -> int | None:
 
 def change_text(account: RankedAccount, reasons: Sequence[Reason]) -> str | None:
     """What moved the risk since the previous run, in words: the signal whose push changed
-    most, and its reason when it is one of this run's ("mostly the champion behind the
+    most, and its reason when it is one of this run's ("Mostly the champion behind the
     account's usage, pushing the risk up: The user behind 40% … 26 days ago")."""
     if account.moved_most is None or account.moved_most_change is None:
         return None
@@ -199,7 +199,7 @@ def change_text(account: RankedAccount, reasons: Sequence[Reason]) -> str | None
     about = SIGNALS[signal][0] if signal in SIGNALS else signal.replace("_", " ")
     way = "up" if account.moved_most_change > 0 else "down"
     said = next((r.text for r in reasons if r.signal == signal), None)
-    head = f"mostly {about}, pushing the risk {way}"
+    head = f"Mostly {about}, pushing the risk {way}"
     return f"{head}: {said}" if said else head
 
 
@@ -221,6 +221,7 @@ class FamilyView:
     bar_x: float  # the family's bar in a 0-200 box centred on 100 (raises right, lowers left)
     bar_width: float
     reasons: list[ReasonView]
+    rank: int = 0  # position of the family's first reason among the account's reasons
 
     @property
     def raises(self) -> bool:
@@ -234,13 +235,16 @@ class FamilyView:
 
 def family_views(reasons: Sequence[Reason], families: Mapping[str, float]
                  ) -> list[FamilyView]:
-    """Every family, the one raising the risk most first, each with its top reasons
-    (what a CSM can act on first, strongest first; an empty list when none of the top
-    reasons is of that family)."""
+    """Every family, the one raising the risk most first, each with its top reasons in
+    the order the model gives them (what a CSM can act on first, then context; an empty
+    list when none of the top reasons is of that family). `rank` is the position of the
+    family's first reason, so the reasons panel can follow the reasons' order."""
     strongest = max((r.contribution for r in reasons), default=0.0)
     by_family: dict[str, list[ReasonView]] = {}
-    for r in reasons:
+    rank: dict[str, int] = {}
+    for i, r in enumerate(reasons):
         bar = 100 * r.contribution / strongest if strongest > 0 else 0.0
+        rank.setdefault(r.family, i)
         by_family.setdefault(r.family, []).append(
             ReasonView(r.feature, r.text, r.contribution, max(bar, 2.0), r.context))
     totals = {f: float(v) for f, v in families.items()}
@@ -253,8 +257,7 @@ def family_views(reasons: Sequence[Reason], families: Mapping[str, float]
         width = 100 * abs(totals[family]) / scale
         out.append(FamilyView(family, totals[family],
                               100.0 if totals[family] >= 0 else 100.0 - width, width,
-                              sorted(by_family.get(family, []),
-                                     key=lambda v: (v.context, -v.contribution))))
+                              by_family.get(family, []), rank.get(family, len(reasons))))
     return out
 
 

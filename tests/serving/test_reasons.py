@@ -23,7 +23,10 @@ def test_context_follows_what_a_csm_can_act_on_even_when_it_pushes_more():
     contrib = np.array([0.1, 0.0, 0.0, 2.0, 0.3])
     assert signal_reasons(contrib, LABELS, CODES, top=5) == [
         (4, pytest.approx(0.3)), (0, pytest.approx(0.1)), (3, pytest.approx(2.0))]
-    assert [j for j, _ in signal_reasons(contrib, LABELS, CODES, top=2)] == [4, 0]
+    # `top` counts what a CSM can act on; context that pushes is always said after it.
+    assert [j for j, _ in signal_reasons(contrib, LABELS, CODES, top=1)] == [4, 3]
+    contrib[3] = -0.5
+    assert [j for j, _ in signal_reasons(contrib, LABELS, CODES, top=1)] == [4]
 
 
 def test_a_signal_whose_features_cancel_out_is_no_reason():

@@ -156,3 +156,9 @@ def test_every_sentence_carries_its_reference_with_and_without_missing_values(bu
                 assert "n/a" not in tail and "{" not in tail, (name, text)
                 if reference[1] is None:
                     assert tail.endswith("typically none"), (name, text)
+
+
+def test_days_read_as_whole_days():
+    row = {"days_since_champion_left_note": 35.9}
+    assert render_reason("days_since_champion_left_note", row, ("smb", 12.5)) == (
+        "The CSM noted the champion leaving 35 days ago; renewing SMB accounts: 12 days")

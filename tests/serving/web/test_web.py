@@ -411,7 +411,7 @@ def test_the_account_page_shows_reasons_history_and_model(signed_in):
 
 
 def test_the_account_page_explains_the_change_since_the_previous_run(signed_in):
-    """"+9.0 pts since 1 Nov 2025 / mostly <signal>, pushing the risk up: <its reason>"."""
+    """"+9.0 pts since 1 Nov 2025 / Mostly <signal>, pushing the risk up: <its reason>"."""
     top = api(signed_in, {"per_page": 1})["items"][0]
     detail = signed_in.get(f"/v1/accounts/{top['account_id']}", headers=auth("viewer")).json()
     page = signed_in.get(f"/accounts/{top['account_id']}").text
@@ -421,7 +421,7 @@ def test_the_account_page_explains_the_change_since_the_previous_run(signed_in):
     change = html.unescape(re.search(r'<p class="risk-card-why" id="risk-change">(.*?)</p>',
                                      page, re.S).group(1))
     way = "up" if latest["moved_most_change"] > 0 else "down"
-    assert change.startswith(f"mostly {SIGNALS[latest['moved_most']][0]}, pushing the risk "
+    assert change.startswith(f"Mostly {SIGNALS[latest['moved_most']][0]}, pushing the risk "
                              f"{way}")
     said = [r["text"] for r in detail["reasons"] if r["signal"] == latest["moved_most"]]
     assert change.endswith(f": {said[0]}" if said else way)

@@ -81,6 +81,7 @@ def test_reasons_group_by_family_strongest_first():
     views = family_views(reasons, families)
     assert [v.family for v in views] == ["contract", "usage", "support", "sentiment"]
     assert [v.strongest for v in views] == [1.2, 0.4, 0.3, 0.0]
+    assert [v.rank for v in views] == [0, 1, 2, 4]  # sentiment has no reason: after all
     # A family may add up to more than its shown reasons (many small pushes).
     spread = family_views(reasons[1:], {"contract": 2.0, "usage": 0.5, "support": 0.3})
     assert [v.family for v in spread] == ["contract", "usage", "support"]
@@ -93,6 +94,16 @@ def test_reasons_group_by_family_strongest_first():
     sentiment = views[-1]
     assert sentiment.bar_x + sentiment.bar_width == 100.0
     assert sentiment.bar_width == pytest.approx(100 * 0.4 / 1.5)
+
+
+def test_the_reasons_panel_follows_the_reasons_order_with_context_last():
+    """The model's order (most unusual first, context last) decides, not the raw push."""
+    reasons = [Reason("seats", "usage", 0.3, 0.4, "Few seats active"),
+               Reason("term", "contract", 365, 1.2, "Current term runs 365 days",
+                      "commercial_terms", True)]
+    views = {v.family: v for v in family_views(reasons, {"contract": 1.2, "usage": 0.4})}
+    assert views["usage"].rank < views["contract"].rank
+    assert views["contract"].reasons[0].context and views["contract"].reasons[0].bar == 100
 
 
 def _point(day: dt.date, probability: float, run_id: int) -> HistoryPoint:
