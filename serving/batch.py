@@ -95,7 +95,8 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
 
 def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
     """The renewals due in as_of's quarter with their outcomes, as the store keeps them."""
-    due = quarter_renewals(sources.subscriptions, pd.Timestamp(as_of, tz="UTC"), grace_days)
+    due = quarter_renewals(sources.subscriptions, pd.Timestamp(as_of, tz="UTC"), grace_days,
+                           sources.outcomes_known_through)
     infos = _account_infos(sources, due["account_id"].astype(str), due["arr"],
                            due["renewal_date"])
     return [RenewalDue(info, str(subscription), str(outcome))

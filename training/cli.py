@@ -166,6 +166,10 @@ def _training_set(path: Path | None) -> tuple[pd.DataFrame, dict[str, Any], Path
         except SourceNotFoundError:
             path = _build_default()
     frame, manifest = read_training_set(path)
+    # What the build warned about the sources (tables ending on different days, ...)
+    # still holds for every model trained on its rows.
+    for warning in manifest.get("sources", {}).get("warnings", []):
+        log.warning("%s (from the training set's sources)", warning)
     return frame, manifest, path
 
 

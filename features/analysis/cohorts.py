@@ -107,7 +107,8 @@ def signup_cohort_retention(sources: Sources, freq: CohortFreq = "Y", grace_days
     (the estimated share still paying). A curve stops where fewer than `min_at_risk`
     accounts remain observed: past that, one loss moves it by 10% or more.
     """
-    lifetimes = account_lifetimes(sources.accounts, sources.subscriptions, sources.data_end,
+    lifetimes = account_lifetimes(sources.accounts, sources.subscriptions,
+                                  sources.outcomes_known_through,
                                   sources.history_start(), grace_days)
     log.info("%d accounts seen from signup (created on or after %s)", len(lifetimes),
              sources.history_start().date())

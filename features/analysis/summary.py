@@ -37,6 +37,7 @@ class SourceSummary:
     terms: dict[str, int]  # terms, renewed, churned, unresolved
     retention: list[Retention]
     data_end: pd.Timestamp
+    outcomes_end: pd.Timestamp  # the last day renewals can be seen (`Sources`)
     warnings: list[str]
 
 
@@ -46,7 +47,7 @@ def summarize(sources: Sources, grace_days: int = 30) -> SourceSummary:
         col = TABLES[name].time_column
         span = frame[col] if col else pd.Series(dtype="datetime64[ns, UTC]")
         rows.append({"table": name, "rows": len(frame), "first": span.min(), "last": span.max()})
-    terms = term_outcomes(sources.subscriptions, sources.data_end, grace_days)
+    terms = term_outcomes(sources.subscriptions, sources.outcomes_known_through, grace_days)
     segment = sources.accounts.set_index("account_id")["segment"].astype("str").fillna("(none)")
     counts = {
         "terms": len(terms),
@@ -58,9 +59,10 @@ def summarize(sources: Sources, grace_days: int = 30) -> SourceSummary:
         tables=pd.DataFrame(rows),
         segments=segment.value_counts().sort_index(),
         terms=counts,
-        retention=retention_by_period(terms, segment, sources.data_end, grace_days,
-                                      covered_from=sources.history_start()),
+        retention=retention_by_period(terms, segment, sources.outcomes_known_through,
+                                      grace_days, covered_from=sources.history_start()),
         data_end=sources.data_end,
+        outcomes_end=sources.outcomes_known_through,
         warnings=sources.warnings,
     )
 
@@ -111,7 +113,11 @@ def _periods(first: pd.Timestamp, data_end: pd.Timestamp) -> list[tuple[str, pd.
 
 def render_summary(summary: SourceSummary) -> str:
     """Plain-text report for `churnlens validate`."""
-    lines = [f"Data end: {summary.data_end.date()}", "", "Tables:"]
+    lines = [f"Data end: {summary.data_end.date()}"]
+    if summary.outcomes_end != summary.data_end:
+        lines.append(f"Term outcomes known through: {summary.outcomes_end.date()} (the "
+                     f"subscriptions' last record)")
+    lines += ["", "Tables (first .. last record):"]
     for row in summary.tables.itertuples():
         span = (f"{_day(row.first)} .. {_day(row.last)}" if pd.notna(row.first) else "")
         lines.append(f"  {row.table:<14} {row.rows:>12,} rows  {span}")

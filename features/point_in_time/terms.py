@@ -87,18 +87,24 @@ def quarter_of(as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def quarter_renewals(subscriptions: pd.DataFrame, as_of: pd.Timestamp,
-                     grace_days: int = 30) -> pd.DataFrame:
+                     grace_days: int = 30,
+                     known_through: pd.Timestamp | None = None) -> pd.DataFrame:
     """Each account's renewal due in the quarter of `as_of` and its outcome as known then.
 
     One row per account whose term ends in `quarter_of(as_of)` (an account on monthly
     terms has several; the latest counts, so its ARR is counted once): subscription_id,
     account_id, renewal_date (the term's end), arr, and `outcome` — "renewed" once the
     next term has started, "churned" once the grace period passed without one, else
-    "open". Only terms that started before `as_of` are known at `as_of`.
+    "open". Only terms that started before `as_of` are known at `as_of`, and outcomes
+    only through `known_through` when the subscriptions end earlier
+    (`Sources.outcomes_known_through`): a renewal the export missed stays open.
     """
     moment = pd.Timestamp(as_of)
     known = subscriptions[subscriptions["start_date"] < moment]
-    terms = term_outcomes(known, moment - pd.Timedelta(days=1), grace_days)
+    horizon = moment - pd.Timedelta(days=1)
+    if known_through is not None:
+        horizon = min(horizon, pd.Timestamp(known_through))
+    terms = term_outcomes(known, horizon, grace_days)
     start, end = quarter_of(moment)
     due = terms[(terms["end_date"] >= start) & (terms["end_date"] < end)]
     latest = (due.sort_values(["account_id", "end_date", "start_date"], kind="stable")

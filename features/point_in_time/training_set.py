@@ -81,7 +81,7 @@ def _build(sources: Sources, dates: list[pd.Timestamp], grace_days: int,
         sources.require_usage(min(dates), LOOKBACK_DAYS, "features")
     began = time.perf_counter()
     spine = build_spine(sources.subscriptions, sources.accounts["account_id"],
-                        sources.data_end, dates, grace_days)
+                        sources.outcomes_known_through, dates, grace_days)
     if timings is not None:
         timings["spine"] = time.perf_counter() - began
     return build_features(spine, sources, key_features, timings)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from features.errors import ChurnlensError, DataContractError, Violation
 from features.sources.contract import TABLES, Table
+from features.sources.coverage import coverage_warning, label_end, table_ends
 from features.sources.parsing import parse_table
 from features.sources.readers import RawSources, parse_data_end, read_location
 from features.sources.usage_reach import UsageReach
@@ -51,6 +52,15 @@ class Sources:
     location: str
     warnings: list[str] = field(default_factory=list)
     usage_from: pd.Timestamp | None = None
+    # Each table's last record, and the last day term outcomes are known (`coverage`):
+    # the stated data end, else the subscriptions' last record. None: the data end.
+    table_ends: dict[str, pd.Timestamp] = field(default_factory=dict)
+    label_end: pd.Timestamp | None = None
+
+    @property
+    def outcomes_known_through(self) -> pd.Timestamp:
+        """The day through which renewals and churn can be seen in the subscriptions."""
+        return self.data_end if self.label_end is None else self.label_end
 
     @property
     def accounts(self) -> pd.DataFrame:
@@ -150,8 +160,15 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
     # Messages above name rows by their place in the source; later stages want plain rows.
     frames = {name: frame.reset_index(drop=True) for name, frame in frames.items()}
     usage = raw.tables.get("usage_events")
-    sources = Sources(frames, end, raw.location, soft_warnings(frames),
-                      usage.read_from if usage is not None else None)
+    ends = table_ends(frames)
+    stated = explicit_end is not None or raw.stated_data_end is not None
+    labels_through = label_end(ends, end, stated)
+    warnings = soft_warnings(frames)
+    apart = coverage_warning(ends, labels_through, stated)
+    if apart is not None:
+        warnings.insert(0, apart)
+    sources = Sources(frames, end, raw.location, warnings,
+                      usage.read_from if usage is not None else None, ends, labels_through)
     timings["across tables"] = time.perf_counter() - began
     for absent in (name for name in TABLES if name not in frames):
         log.info("no %s table at %s: its feature family will be absent", absent, raw.location)

@@ -56,3 +56,18 @@ def test_monthly_terms_count_once_with_the_latest_term() -> None:
     # On 1 November, M3 has not started: M2 (due 11-15) is the quarter's open renewal.
     earlier = quarter_renewals(subscriptions, _ts("2025-11-01"), grace_days=30)
     assert earlier[["subscription_id", "outcome"]].values.tolist() == [["M2", "open"]]
+
+
+def test_outcomes_after_the_subscriptions_last_record_stay_open() -> None:
+    """Subscriptions exported on 31 October: a term due in November cannot have been seen
+    renewed, so it is open, not churned."""
+    subscriptions = _subscriptions([
+        ("N1", "november", "2024-11-10", "2025-11-10", 80.0),  # renewal not in the export
+    ])
+    known = quarter_renewals(subscriptions, _ts("2026-01-01"), grace_days=30,
+                             known_through=_ts("2025-10-31"))
+    assert dict(zip(known["account_id"], known["outcome"], strict=True)) == {
+        "november": "open"}
+    everything = quarter_renewals(subscriptions, _ts("2026-01-01"), grace_days=30)
+    assert dict(zip(everything["account_id"], everything["outcome"], strict=True)) == {
+        "november": "churned"}, "without the export's end the missed renewal is churn"
