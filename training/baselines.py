@@ -4,8 +4,9 @@
    sentiment signals, summed to 0-100 and banded red/yellow/green. Its risk (100 -
    health) is calibrated on the validation rows like the model, so Brier and log loss
    compare fairly.
-2. A regularised logistic regression on the same features (median-imputed with missing
-   indicators, standardised; categoricals one-hot encoded).
+2. A regularised logistic regression on the same features (non-negative counts and
+   durations log-transformed, median-imputed with missing indicators, standardised;
+   categoricals one-hot encoded).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,27 +101,45 @@ class HealthScoreBaseline:
 
 
 class LogisticBaseline:
-    """L2-regularised logistic regression over the model's features."""
+    """L2-regularised logistic regression over the model's features, prepared as
+    practitioners do: counts, durations and other non-negative columns that reach past 1
+    are log-transformed (`log1p`; sessions and days since are heavy-tailed, and a linear
+    model weighs their extremes far too much otherwise), every numeric column is
+    median-imputed with a missing indicator and standardised, categoricals one-hot
+    encoded. Which columns are logged is decided on the training rows."""
 
     def __init__(self, features: Sequence[str], categorical: Sequence[str], seed: int = 0,
                  c: float = 0.1) -> None:
+        self.features = list(features)
+        self.categorical = [f for f in features if f in set(categorical)]
+        self.seed, self.c = seed, c
+        self.logged: list[str] = []
+        self.pipeline: Any = None
+
+    def _pipeline(self, x: pd.DataFrame) -> Any:
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-        self.features = list(features)
-        self.categorical = [f for f in features if f in set(categorical)]
-        numeric = [f for f in features if f not in set(categorical)]
+        numeric = [f for f in self.features if f not in set(self.categorical)]
+        self.logged = [f for f in numeric if x[f].notna().any()
+                       and x[f].min() >= 0 and x[f].max() > 1]
+        plain = [f for f in numeric if f not in set(self.logged)]
+
+        def scaled(*steps: Any) -> Any:
+            return make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                               keep_empty_features=True), *steps,
+                                 StandardScaler())
+
         prep = ColumnTransformer([
-            ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                                keep_empty_features=True),
-                                  StandardScaler()), numeric),
+            ("log", scaled(FunctionTransformer(np.log1p)), self.logged),
+            ("num", scaled(), plain),
             ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), self.categorical),
         ])
-        self.pipeline = make_pipeline(prep, LogisticRegression(C=c, max_iter=3000,
-                                                               random_state=seed))
+        return make_pipeline(prep, LogisticRegression(C=self.c, max_iter=3000,
+                                                      random_state=self.seed))
 
     def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
         x = frame[self.features].copy()
@@ -130,8 +150,11 @@ class LogisticBaseline:
         return x
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
-        self.pipeline.fit(self._x(frame), y)
+        x = self._x(frame)
+        self.pipeline = self._pipeline(x)
+        self.pipeline.fit(x, y)
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        assert self.pipeline is not None, "fit() the baseline before predicting"
         return np.asarray(self.pipeline.predict_proba(self._x(frame))[:, 1])
