@@ -104,9 +104,10 @@ def _simulation_config(accounts: int, start: str, end: str, seed: int) -> Simula
 def build(
     data: DataOption = None,
     data_end: DataEndOption = None,
-    start: Annotated[str | None, typer.Option(help="First as_of, YYYY-MM-DD (default: the "
-                                              "first date with 90 days of activity history).",
-                                              show_default=False)] = None,
+    start: Annotated[str | None, typer.Option(
+        help="First as_of, YYYY-MM-DD (default: the first date with 90 days of activity "
+             "history; 28 days when the history is shorter than 360 days).",
+        show_default=False)] = None,
     end: Annotated[str | None, typer.Option(help="Last as_of, YYYY-MM-DD (default: the data's "
                                             "end).", show_default=False)] = None,
     freq: Annotated[Frequency, typer.Option(help="Snapshot grid: the first day of each month "

@@ -23,8 +23,11 @@ class _Strict(BaseModel):
 
 
 class SplitConfig(_Strict):
-    test_months: int = Field(default=3, ge=1, le=24)
-    validation_months: int = Field(default=3, ge=1, le=24)
+    """Window lengths in months, or "auto": one month when the terms are monthly (or the
+    history too short for three), else three (`training.splits.resolve_split`)."""
+
+    test_months: int | Literal["auto"] = Field(default="auto")
+    validation_months: int | Literal["auto"] = Field(default="auto")
     backtest_folds: int = Field(default=3, ge=0, le=12)
     min_label_coverage: float = Field(default=0.8, gt=0, le=1)
 

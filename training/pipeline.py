@@ -25,11 +25,11 @@ import pandas as pd
 from features.point_in_time.catalog import CATALOG_VERSION, feature
 from features.point_in_time.spine import IDENTITY_COLUMNS
 from training.baselines import HealthScoreBaseline, LogisticBaseline
-from training.config import TrainConfig
+from training.config import SplitConfig, TrainConfig
 from training.evaluation import ORACLES, Evaluation, backtest_summary, evaluate
 from training.fit import fit_model, labels
 from training.model import ChurnRiskModel
-from training.splits import NotEnoughDataError, TimeSplit, plan_splits
+from training.splits import NotEnoughDataError, TimeSplit, plan_splits, resolve_split
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class TrainingResult:
     backtest: pd.DataFrame
     contributions: pd.Series  # the cutoff model's, on its test rows
     notes: list[str] = field(default_factory=list)
+    split_config: SplitConfig | None = None  # the split as planned, "auto" resolved
 
     @property
     def model(self) -> ChurnRiskModel:
@@ -118,7 +119,8 @@ def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
         truth = Truth(truth)
     features = model_features(frame)
     families = {name: feature(name).family for name in features}
-    splits = plan_splits(frame, config.split)
+    split_config = resolve_split(frame, config.split)
+    splits = plan_splits(frame, split_config)
     results: list[SplitResult] = []
     notes: list[str] = []
     for split in splits:
@@ -138,7 +140,7 @@ def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
                      "in the history; earlier windows have no training rows.")
     backtest = (backtest_summary([f.evaluation for f in folds]) if folds
                 else pd.DataFrame())
-    return TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes)
+    return TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes, split_config)
 
 
 def _fit_split(frame: pd.DataFrame, split: TimeSplit, features: list[str],

@@ -78,7 +78,9 @@ def run_training(frame: pd.DataFrame, manifest: dict[str, Any], config: TrainCon
     client = mlflow_client()
     with mlflow.start_run(experiment_id=experiment_id(client),
                           run_name=f"train-{trained_at}") as run:
-        mlflow.log_params(config.flat_params())
+        planned = config if result.split_config is None else config.model_copy(
+            update={"split": result.split_config})
+        mlflow.log_params(planned.flat_params())  # the split's windows as resolved
         mlflow.set_tags(_tags(manifest, training_set))
         mlflow.log_metrics(_metrics(result))
         mlflow.log_artifacts(str(report_dir), artifact_path="report")

@@ -15,6 +15,7 @@ about to renew, a sample unlike the test rows.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,10 @@ import pandas as pd
 
 from features.errors import ChurnlensError
 from training.config import SplitConfig
+
+log = logging.getLogger(__name__)
+MONTHLY_TERM_DAYS = 45  # median term length up to which terms count as monthly
+LONG_WINDOW_MONTHS, SHORT_WINDOW_MONTHS = 3, 1
 
 
 class NotEnoughDataError(ChurnlensError):
@@ -75,8 +80,54 @@ def window_split(frame: pd.DataFrame, name: str, test_start: pd.Timestamp,
                      np.flatnonzero(validation), np.flatnonzero(test))
 
 
+def resolve_split(frame: pd.DataFrame, config: SplitConfig) -> SplitConfig:
+    """`config` with "auto" windows replaced by month counts that suit the data.
+
+    Monthly terms resolve within weeks, so three-month windows would waste most of a
+    short history: they get one-month windows. Longer terms get three-month windows,
+    unless the history leaves the cutoff split no training or validation rows with them.
+    What is chosen, and why, is logged; explicit month counts are kept as given.
+    """
+    if config.test_months != "auto" and config.validation_months != "auto":
+        return config
+    labelled = frame[frame["churned"].notna()]
+    term_days = float(labelled["term_length_days"].median()) if (
+        "term_length_days" in labelled and labelled["term_length_days"].notna().any()
+    ) else float("nan")
+    months = SHORT_WINDOW_MONTHS if term_days <= MONTHLY_TERM_DAYS else LONG_WINDOW_MONTHS
+    why = (f"the terms are monthly (median {term_days:.0f} days)" if months == 1
+           else f"the median term is {term_days:.0f} days")
+    if months == LONG_WINDOW_MONTHS and not _fits(frame, config, months):
+        months = SHORT_WINDOW_MONTHS
+        why = (f"the history is too short for {LONG_WINDOW_MONTHS}-month windows (the "
+               f"cutoff split would have no training or validation rows)")
+    resolved = config.model_copy(update={
+        "test_months": months if config.test_months == "auto" else config.test_months,
+        "validation_months": (months if config.validation_months == "auto"
+                              else config.validation_months)})
+    (log.warning if "short" in why else log.info)(
+        "split windows: %s-month test and %s-month validation windows, because %s; set "
+        "split.test_months and split.validation_months in a training config to choose",
+        resolved.test_months, resolved.validation_months, why)
+    return resolved
+
+
+def _fits(frame: pd.DataFrame, config: SplitConfig, months: int) -> bool:
+    try:
+        last = last_covered_as_of(frame, config.min_label_coverage)
+    except NotEnoughDataError:
+        return True  # the split itself says what is wrong
+    end = last + pd.Timedelta(days=1)
+    split = window_split(frame, "cutoff", end - pd.DateOffset(months=months), end, months)
+    return len(split.train) > 0 and len(split.validation) > 0
+
+
 def plan_splits(frame: pd.DataFrame, config: SplitConfig) -> list[TimeSplit]:
-    """The main cutoff split first, then `backtest_folds` earlier windows (newest first)."""
+    """The main cutoff split first, then `backtest_folds` earlier windows (newest first).
+
+    "auto" windows are resolved first (`resolve_split`)."""
+    config = resolve_split(frame, config)
+    assert isinstance(config.test_months, int) and isinstance(config.validation_months, int)
     last = last_covered_as_of(frame, config.min_label_coverage)
     test_end = last + pd.Timedelta(days=1)
     splits = []

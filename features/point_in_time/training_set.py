@@ -44,17 +44,33 @@ def build_training_set(sources: Sources, spec: TrainingSetSpec,
 # The longest look-back window of any feature: snapshots earlier than this after the
 # start of activity history would read "no activity" where there is only no data.
 LONGEST_WINDOW = pd.Timedelta(days=90)
+SHORT_WINDOW = pd.Timedelta(days=28)  # the month windows: whole after four weeks
+MAX_WAIT_SHARE = 0.25  # of the history a first snapshot may wait for full windows
 
 
 def default_start(sources: Sources) -> pd.Timestamp:
-    """The first as_of whose feature windows all lie within the recorded history.
+    """The first as_of whose feature windows all lie within the recorded history, unless
+    waiting for them would drop too much of a short history.
 
     History starts at `Sources.history_start` (the earliest activity record); the first
-    snapshot comes a full look-back window after that.
+    snapshot comes a full look-back window after that. When that window is more than
+    `MAX_WAIT_SHARE` of the history (six months of data would lose half of it), the
+    snapshots start one `SHORT_WINDOW` in instead, and the first ones' longer windows
+    cover less than their length: said in a warning, never done in silence.
     """
     first_term = sources.subscriptions["start_date"].min()
     history = sources.history_start()
-    start = max(first_term, history + LONGEST_WINDOW)
+    span = sources.data_end - history
+    wait = LONGEST_WINDOW
+    if MAX_WAIT_SHARE * span < LONGEST_WINDOW:
+        wait = SHORT_WINDOW
+        log.warning(
+            "the activity history is short (%s .. %s, %d days): snapshots start %d days "
+            "in, not %d, so the first ones' %d-day features cover less than their window "
+            "(their 7- and 28-day ones are whole). Pass --start %s to wait for full "
+            "windows.", history.date(), sources.data_end.date(), span.days, wait.days,
+            LONGEST_WINDOW.days, LONGEST_WINDOW.days, (history + LONGEST_WINDOW).date())
+    start = max(first_term, history + wait)
     log.info("snapshots start at %s: activity history starts %s, feature windows reach "
              "back %d days", start.date(), history.date(), LONGEST_WINDOW.days)
     return pd.Timestamp(start)

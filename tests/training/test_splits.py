@@ -73,3 +73,57 @@ def test_no_covered_snapshot_is_a_clear_error():
     frame["churned"] = pd.array([pd.NA] * len(frame), dtype="boolean")
     with pytest.raises(NotEnoughDataError, match="min_label_coverage"):
         plan_splits(frame, SplitConfig())
+
+
+def test_auto_windows_follow_the_term_length(caplog):
+    from training.splits import resolve_split
+
+    frame = _snapshots()
+    frame["term_length_days"] = 365.0
+    annual = resolve_split(frame, SplitConfig())
+    assert (annual.test_months, annual.validation_months) == (3, 3)
+    frame["term_length_days"] = 31.0
+    with caplog.at_level("INFO", logger="training.splits"):
+        monthly = resolve_split(frame, SplitConfig())
+    assert (monthly.test_months, monthly.validation_months) == (1, 1)
+    assert "the terms are monthly (median 31 days)" in caplog.text
+    # Months given in the config are kept, whatever the terms.
+    given = resolve_split(frame, SplitConfig(test_months=2, validation_months=4))
+    assert (given.test_months, given.validation_months) == (2, 4)
+    assert plan_splits(frame, SplitConfig(backtest_folds=0))[0].test_end - \
+        plan_splits(frame, SplitConfig(backtest_folds=0))[0].test_start <= pd.Timedelta(days=31)
+
+
+def _quarterly(first: str, seed: int = 5) -> pd.DataFrame:
+    """Monthly snapshots of 300 accounts on 90-day terms from `first` to December 2024."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    data_end = pd.Timestamp("2024-12-31", tz="UTC")
+    for account in range(300):
+        term_end = pd.Timestamp(first, tz="UTC") + pd.Timedelta(days=int(rng.integers(1, 90)))
+        for as_of in pd.date_range(first, "2024-12-01", freq="MS", tz="UTC"):
+            while term_end <= as_of:
+                term_end += pd.Timedelta(days=90)
+            resolved = term_end + pd.Timedelta(days=30)
+            known = resolved <= data_end
+            rows.append({"account_id": f"A{account}", "as_of": as_of,
+                         "subscription_id": f"A{account}-{term_end.date()}",
+                         "label_resolved_at": resolved if known else pd.NaT,
+                         "churned": bool(rng.random() < 0.1) if known else pd.NA,
+                         "term_length_days": 90.0})
+    frame = pd.DataFrame(rows)
+    frame["churned"] = frame["churned"].astype("boolean")
+    return frame
+
+
+def test_auto_windows_shrink_when_the_history_is_too_short_for_three_months(caplog):
+    from training.splits import resolve_split
+
+    long = resolve_split(_quarterly("2023-01-01"), SplitConfig())
+    assert (long.test_months, long.validation_months) == (3, 3)
+    with caplog.at_level("WARNING", logger="training.splits"):
+        short = resolve_split(_quarterly("2024-05-01"), SplitConfig())
+    assert (short.test_months, short.validation_months) == (1, 1)
+    assert "too short for 3-month windows" in caplog.text
+    split = plan_splits(_quarterly("2024-05-01"), short.model_copy(update={"backtest_folds": 0}))[0]
+    assert len(split.train) and len(split.validation) and len(split.test)
