@@ -12,24 +12,26 @@ from training.config import SplitConfig
 from training.splits import NotEnoughDataError, plan_splits
 
 
-def _snapshots(seed: int = 3) -> pd.DataFrame:
-    """Monthly snapshots of 200 accounts over 3 years with annual terms."""
+def _snapshots(seed: int = 3, *, accounts: int = 200, first: str = "2022-01-01",
+               term_days: int = 365, churn: float = 0.15) -> pd.DataFrame:
+    """Monthly snapshots from `first` to December 2024, each account on terms of
+    `term_days` (by default 200 accounts over 3 years with annual terms)."""
     rng = np.random.default_rng(seed)
     rows = []
-    months = pd.date_range("2022-01-01", "2024-12-01", freq="MS", tz="UTC")
+    months = pd.date_range(first, "2024-12-01", freq="MS", tz="UTC")
     data_end = pd.Timestamp("2024-12-31", tz="UTC")
-    for account in range(200):
-        offset = int(rng.integers(0, 365))
+    for account in range(accounts):
+        offset = int(rng.integers(0, term_days))
         term_end = months[0] + pd.Timedelta(days=offset)
         for as_of in months:
             while term_end <= as_of:
-                term_end += pd.Timedelta(days=365)
+                term_end += pd.Timedelta(days=term_days)
             resolved = term_end + pd.Timedelta(days=30)
             known = resolved <= data_end
             rows.append({"account_id": f"A{account}", "as_of": as_of,
                          "subscription_id": f"A{account}-{term_end.date()}",
                          "label_resolved_at": resolved if known else pd.NaT,
-                         "churned": bool(rng.random() < 0.15) if known else pd.NA})
+                         "churned": bool(rng.random() < churn) if known else pd.NA})
     frame = pd.DataFrame(rows)
     frame["churned"] = frame["churned"].astype("boolean")
     return frame
@@ -94,25 +96,10 @@ def test_auto_windows_follow_the_term_length(caplog):
         plan_splits(frame, SplitConfig(backtest_folds=0))[0].test_start <= pd.Timedelta(days=31)
 
 
-def _quarterly(first: str, seed: int = 5) -> pd.DataFrame:
-    """Monthly snapshots of 300 accounts on 90-day terms from `first` to December 2024."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    data_end = pd.Timestamp("2024-12-31", tz="UTC")
-    for account in range(300):
-        term_end = pd.Timestamp(first, tz="UTC") + pd.Timedelta(days=int(rng.integers(1, 90)))
-        for as_of in pd.date_range(first, "2024-12-01", freq="MS", tz="UTC"):
-            while term_end <= as_of:
-                term_end += pd.Timedelta(days=90)
-            resolved = term_end + pd.Timedelta(days=30)
-            known = resolved <= data_end
-            rows.append({"account_id": f"A{account}", "as_of": as_of,
-                         "subscription_id": f"A{account}-{term_end.date()}",
-                         "label_resolved_at": resolved if known else pd.NaT,
-                         "churned": bool(rng.random() < 0.1) if known else pd.NA,
-                         "term_length_days": 90.0})
-    frame = pd.DataFrame(rows)
-    frame["churned"] = frame["churned"].astype("boolean")
+def _quarterly(first: str) -> pd.DataFrame:
+    """300 accounts on 90-day terms, snapshots from `first`."""
+    frame = _snapshots(5, accounts=300, first=first, term_days=90, churn=0.1)
+    frame["term_length_days"] = 90.0
     return frame
 
 
