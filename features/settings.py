@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         default=30,
         ge=0,
         le=365,
-        description="Days after a term's end within which a new term still counts as renewal.",
+        description="Most days after a term's end within which a new term still counts as "
+                    "renewal; a term's own grace is a quarter of its length, at least 7 days.",
     )
 
     score_store_url: str | None = Field(

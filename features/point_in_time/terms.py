@@ -1,9 +1,11 @@
 """Contract terms and their outcomes: was each term renewed, and is that known yet?
 
 A term is renewed when another term of the same account starts after it does and no
-later than `grace_days` after its end. The outcome is known once the renewal has started
-or once `end_date + grace_days` is on or before the data's end; before that it is
-unknown (NA), never guessed. The label of the training spine and the retention figures of
+later than its grace after its end: a quarter of the term, from 7 days up to
+`grace_days` (`sources.contract.renewal_grace_days`: 30 days on an annual term, 7 on a
+monthly one, whose next invoice is due long before 30 days pass). The outcome is known
+once the renewal has started or once the grace has passed within the data; before that
+it is unknown (NA), never guessed. The label of the training spine and the retention figures of
 `churnlens validate` both come from here.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from features.sources.contract import renewal_grace_days
 
 
 def term_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
@@ -20,15 +24,14 @@ def term_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
     Columns: subscription_id, account_id, start_date, end_date, arr, next_start,
     next_arr, renewed, churned, resolved_at (when the outcome became known).
     """
-    grace = pd.Timedelta(days=grace_days)
     terms = (subscriptions[["subscription_id", "account_id", "start_date", "end_date", "arr"]]
              .sort_values(["account_id", "start_date", "subscription_id"], kind="stable")
              .reset_index(drop=True))
+    deadline = grace_ends(terms, grace_days)
     same_account = terms["account_id"].eq(terms["account_id"].shift(-1))
     next_start = terms["start_date"].shift(-1).where(same_account)
     next_arr = terms["arr"].shift(-1).where(same_account)
-    renewed_in_grace = next_start.notna() & (next_start <= terms["end_date"] + grace)
-    deadline = terms["end_date"] + grace
+    renewed_in_grace = next_start.notna() & (next_start <= deadline)
     horizon = data_end + pd.Timedelta(days=1)
     known = renewed_in_grace | (deadline <= horizon)
     renewed = pd.Series(renewed_in_grace.to_numpy(), dtype="boolean").where(known.to_numpy())
@@ -38,7 +41,15 @@ def term_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
     terms["churned"] = ~renewed
     terms["resolved_at"] = (terms["next_start"].clip(lower=terms["start_date"])
                             .where(renewed_in_grace, deadline).where(known))
+    terms["grace_end"] = deadline
     return terms
+
+
+def grace_ends(terms: pd.DataFrame, grace_days: int) -> pd.Series:
+    """Each term's end plus its grace (`sources.contract.renewal_grace_days`)."""
+    length = (terms["end_date"] - terms["start_date"]).dt.days.to_numpy()
+    grace = renewal_grace_days(length, grace_days)
+    return terms["end_date"] + pd.to_timedelta(grace, unit="D")
 
 
 def arr_at(terms: pd.DataFrame, moment: pd.Timestamp, grace_days: int = 30) -> pd.Series:
@@ -47,11 +58,11 @@ def arr_at(terms: pd.DataFrame, moment: pd.Timestamp, grace_days: int = 30) -> p
     A term stays live through its grace period unless it is known to have churned, so a
     late renewal does not show as churn and recovery.
     """
-    grace = pd.Timedelta(days=grace_days)
     started = terms["start_date"] <= moment
     in_term = moment < terms["end_date"]
     known_churn = terms["churned"].fillna(False).astype(bool)
-    in_grace = (moment < terms["end_date"] + grace) & ~known_churn
+    grace_end = terms["grace_end"] if "grace_end" in terms else grace_ends(terms, grace_days)
+    in_grace = (moment < grace_end) & ~known_churn
     live = terms[started & (in_term | in_grace)]
     latest = live.sort_values("start_date").groupby("account_id", observed=True).tail(1)
     return latest.set_index("account_id")["arr"]
@@ -63,11 +74,11 @@ def settled_outcomes(subscriptions: pd.DataFrame, data_end: pd.Timestamp,
 
     A renewal that has already started is a fact, but labelling such terms while their
     churned peers (same end date, no renewal yet) stay unknown would bias the latest
-    snapshots toward renewal. So every term resolves at `end_date + grace_days`, renewed
-    or not, and is unknown (NA) until that moment is within the data (PRODUCT.md).
+    snapshots toward renewal. So every term resolves when its grace ends, renewed or not,
+    and is unknown (NA) until that moment is within the data (PRODUCT.md).
     """
     terms = term_outcomes(subscriptions, data_end, grace_days)
-    deadline = terms["end_date"] + pd.Timedelta(days=grace_days)
+    deadline = terms["grace_end"]
     settled = (deadline <= data_end + pd.Timedelta(days=1)).to_numpy()
     terms["renewed"] = terms["renewed"].where(settled)
     terms["churned"] = terms["churned"].where(settled)

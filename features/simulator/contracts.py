@@ -1,7 +1,8 @@
 """Subscription terms of one account and the renewal decision at the end of each term.
 
-One row per term: a renewal is a new term starting at the previous end (on time) or up
-to ``grace_days`` later (late renewal). Each decision draws non-renewal with
+One row per term: a renewal is a new term starting at the previous end (on time) or
+within its grace after it (late renewal; `sources.contract.renewal_grace_days`: a
+quarter of the term, 7 to ``grace_days`` days). Each decision draws non-renewal with
 
     p_health = 1 - (1 - sigmoid(logit_year)) ** (min(months, 12) / 12)
     p        = 1 - (1 - p_health) * prod(1 - q_shock)
@@ -29,6 +30,7 @@ from features.simulator.config import SegmentConfig, SimulationConfig
 from features.simulator.events import SHOCK_TYPES
 from features.simulator.health import Health, shock_config
 from features.simulator.timeline import Timeline, add_months
+from features.sources.contract import renewal_grace_days
 
 PLAN_PRICE_FACTOR = {"starter": 0.85, "growth": 1.0, "enterprise": 1.15}
 MONTHLY_AUTO_RENEW = 0.95  # card-billed monthly plans renew themselves
@@ -198,7 +200,8 @@ def run_terms(
         consumed.update(pending)
 
         churned = bool(u[k][2] < p)
-        resolved = e_day + rc.grace_days <= last
+        grace = int(renewal_grace_days(e_day - s_day, rc.grace_days))
+        resolved = e_day + grace <= last
         if churned:
             terms.append(Term(number, s_day, e_day, seats, arr, p, True if resolved else None,
                               cause, 0.0 if resolved else None))  # fmt: skip
@@ -206,7 +209,7 @@ def run_terms(
 
         score = 1.0 / (1.0 + math.exp(-z_bar))
         late = not setup.auto_renew and u[k][3] < rc.late_share * 2 * (1 - score)
-        next_start = end + dt.timedelta(days=1 + int(u[k][4] * rc.grace_days) if late else 0)
+        next_start = end + dt.timedelta(days=1 + int(u[k][4] * (grace - 1)) if late else 0)
         growth = (ec.seat_growth + ec.health_coef * z_bar) * f + ec.seat_sd * math.sqrt(f) * noise[
             k
         ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 
 class Kind(StrEnum):
     """How a column is parsed and stored once loaded."""
@@ -25,6 +27,20 @@ class Kind(StrEnum):
 
 
 DAY_NS = 86_400 * 10**9  # one UTC day in nanoseconds, the unit timestamps are stored in
+
+# A renewal is the next term starting within a grace after the previous term's end. 30
+# days suit an annual contract; on a monthly one they are a whole billing period, so the
+# grace is a quarter of the term, from 7 days up to the configured `grace_days`.
+GRACE_SHARE = 0.25
+MIN_GRACE_DAYS = 7
+
+
+def renewal_grace_days(term_days: np.ndarray | float, grace_days: int) -> np.ndarray:
+    """The grace, in whole days, of terms `term_days` long under the setting `grace_days`
+    (its upper bound): a quarter of the term, at least 7 days and at most `grace_days`."""
+    days = np.floor(np.asarray(term_days, dtype=np.float64) * GRACE_SHARE)
+    return np.asarray(np.clip(days, min(MIN_GRACE_DAYS, grace_days), grace_days),
+                      dtype=np.int64)
 
 
 @dataclass(frozen=True)

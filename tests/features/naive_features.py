@@ -59,7 +59,9 @@ def naive_spine(sources: Sources, dates: Iterable[pd.Timestamp], grace: int = 30
             term = max(active, key=lambda t: (t["start_date"], t["subscription_id"]))
             later = [t["start_date"] for t in terms if t["account_id"] == account
                      and t["start_date"] > term["start_date"]]
-            deadline = term["end_date"] + grace * DAY
+            # The grace is a quarter of the term, 7 days at least, `grace` at most.
+            length = (term["end_date"] - term["start_date"]).days
+            deadline = term["end_date"] + min(grace, max(min(7, grace), length // 4)) * DAY
             renewal = min(later) if later and min(later) <= deadline else None
             if deadline <= horizon:  # settled: the grace period is over, renewed or not
                 churned, resolved = renewal is None, deadline

@@ -33,7 +33,7 @@ def test_outcomes_as_known_at_as_of() -> None:
         ("G1", "in_grace", "2024-12-15", "2025-12-15", 70.0),  # grace runs into January
         ("L1", "later", "2025-01-01", "2026-02-01", 30.0),     # due next quarter
         ("E1", "earlier", "2024-01-01", "2025-09-30", 10.0),   # due last quarter
-        ("F1", "future", "2025-10-10", "2025-12-10", 40.0),
+        ("F1", "future", "2025-10-10", "2025-12-20", 40.0),    # 71 days: 17 days of grace
         ("F2", "future", "2026-01-05", "2027-01-05", 40.0),    # starts after as_of: unknown
     ])
     found = quarter_renewals(subscriptions, _ts("2026-01-01"), grace_days=30)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from features.point_in_time.terms import arr_at, term_outcomes
+from features.sources.contract import renewal_grace_days
 
 END = pd.Timestamp("2024-12-31", tz="UTC")
 
@@ -64,3 +66,22 @@ def test_arr_at_counts_grace_for_late_renewals_but_not_for_known_churn():
     assert at["B"] == 100.0  # in grace, renews later at 80
     assert "C" not in at.index  # known churned: no ARR during grace
     assert at["A"] == 120.0
+
+
+def test_the_grace_is_a_quarter_of_the_term_between_7_days_and_the_setting():
+    assert renewal_grace_days(np.array([30, 31, 90, 365, 730]), 30).tolist() == [
+        7, 7, 22, 30, 30]
+    assert renewal_grace_days(np.array([30, 365]), 10).tolist() == [7, 10]
+    assert renewal_grace_days(np.array([30, 365]), 0).tolist() == [0, 0]
+
+
+def test_a_monthly_term_renewed_ten_days_late_churned_and_came_back():
+    """Thirty days of grace would be a whole billing period on a monthly plan."""
+    cases = _subs([
+        ("m1", "M", "2024-03-01", "2024-04-01", 12.0),
+        ("m2", "M", "2024-04-06", "2024-05-06", 12.0),   # 5 days late: a renewal
+        ("m3", "M", "2024-05-16", "2024-06-16", 12.0),   # 10 days late: churn, then back
+    ])
+    out = term_outcomes(cases, END, grace_days=30).set_index("subscription_id")
+    assert out.loc["m1", "renewed"] and out.loc["m2", "churned"]
+    assert out.loc["m2", "resolved_at"] == pd.Timestamp("2024-05-13", tz="UTC")  # end + 7

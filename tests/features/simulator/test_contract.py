@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from features.simulator import KEY_FEATURES, SimulationConfig, SimulationSummary, simulate
+from features.sources.contract import renewal_grace_days
 
 TS = pa.timestamp("us", tz="UTC")
 S, F, B, INT = pa.string(), pa.float64(), pa.bool_(), pa.int64()
@@ -151,11 +152,14 @@ def test_truth_files(small_tables: dict[str, pd.DataFrame]) -> None:
     after_end = terms["end_date"] > END
     assert terms.loc[after_end, "p_churn"].isna().all()
     assert terms.loc[~after_end, "p_churn"].between(0, 1).all()
-    # A term is resolved 30 days (the grace) after its end, or as soon as the next term
-    # has started: a signed renewal is known even within the grace.
+    # A term is resolved when its grace has passed (30 days on an annual term, 7 on a
+    # monthly one), or as soon as the next term has started: a signed renewal is known
+    # even within the grace.
     followed = terms.sort_values("start_date").groupby("account_id")["start_date"].shift(-1)
     followed = followed.reindex(terms.index).notna()
-    unresolved = (terms["end_date"] + pd.Timedelta(days=30) > END) & ~followed
+    length = (terms["end_date"] - terms["start_date"]).dt.days.to_numpy()
+    grace = pd.to_timedelta(renewal_grace_days(length, 30), unit="D")
+    unresolved = (terms["end_date"] + grace > END) & ~followed
     assert terms.loc[unresolved, "churned"].isna().all()
     assert terms.loc[~unresolved, "churned"].notna().all()
     assert (terms.loc[followed, "churned"] == False).all()  # noqa: E712

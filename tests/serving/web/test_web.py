@@ -310,7 +310,6 @@ def test_quarter_renewals_by_status_match_the_terms_counted_by_hand(signed_in,
     start = pd.Timestamp(dt.date(last_day.year, first_month, 1), tz="UTC")
     end = start + pd.DateOffset(months=3)
     bands = {a["account_id"]: a["band"] for a in all_api_rows(lambda p: api(signed_in, p), {})}
-    grace = pd.Timedelta(days=30)
     counts = dict.fromkeys(("renewed", "no_risk", "at_risk", "churned"), 0)
     known = simulated_sources.subscriptions
     known = known[known["start_date"] < as_of]
@@ -319,6 +318,9 @@ def test_quarter_renewals_by_status_match_the_terms_counted_by_hand(signed_in,
         if due.empty:
             continue
         term = due.sort_values(["end_date", "start_date"]).iloc[-1]
+        # A quarter of the term, 7 to 30 days: 30 on an annual term, 7 on a monthly one.
+        days = (term["end_date"] - term["start_date"]).days
+        grace = pd.Timedelta(days=min(30, max(7, days // 4)))
         renewed = ((terms["start_date"] > term["start_date"])
                    & (terms["start_date"] <= term["end_date"] + grace)).any()
         if renewed:
