@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from features.point_in_time.catalog import render_reason
-from features.point_in_time.signals import CONTEXT, signal_of
+from features.point_in_time.signals import CONTEXT, signal_or_family
 from training.model import ChurnRiskModel
 
 TOP_REASONS = 5  # signals a CSM can act on; pushing context signals come on top
@@ -157,12 +157,7 @@ def _signals(names: tuple[str, ...], families: tuple[str, ...]
              ) -> tuple[np.ndarray, np.ndarray]:
     """(signal labels, each feature's code into them), once per model: matching names is
     too slow per request. A feature the catalog no longer knows keeps its family."""
-    out = []
-    for name, family in zip(names, families, strict=True):
-        try:
-            out.append(signal_of(name))
-        except ValueError:
-            out.append(family)
+    out = [signal_or_family(name, family) for name, family in zip(names, families, strict=True)]
     labels, codes = np.unique(np.array(out), return_inverse=True)
     return labels, codes
 

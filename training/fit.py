@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.point_in_time.signals import signal_of
+from features.point_in_time.signals import signal_or_family
 from training.calibration import fit_calibrator
 from training.config import TrainConfig
 from training.contract import FeatureContract
@@ -123,19 +123,9 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
     }
     explained = booster.predict(matrix[split.train], pred_contrib=True, num_threads=2)
     contract = dataclasses.replace(contract, signal_spreads=signal_spreads(
-        np.asarray(explained)[:, :-1], contract.names, _signal_or_family(families)))
+        np.asarray(explained)[:, :-1], contract.names,
+        lambda name: signal_or_family(name, families.get(name, "other"))))
     return ChurnRiskModel(booster, calibrator, contract, catalog_version, metadata)
-
-
-def _signal_or_family(families: Mapping[str, str]) -> Callable[[str], str]:
-    """A feature's signal; a column the catalog has no signal for keeps its family, as
-    serving does (`serving.risk`)."""
-    def of(name: str) -> str:
-        try:
-            return signal_of(name)
-        except ValueError:
-            return families.get(name, "other")
-    return of
 
 
 def _keep_best(booster: lgb.Booster) -> lgb.Booster:

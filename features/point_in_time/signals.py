@@ -54,3 +54,13 @@ def signal_of(feature_name: str) -> str:
                          f"({', '.join(found) or 'none'}); declare it once in "
                          "features.point_in_time.signals.SIGNALS")
     return found[0]
+
+
+def signal_or_family(feature_name: str, family: str) -> str:
+    """The feature's signal; a column the catalog gives no signal (a model trained on an
+    older catalog) keeps its family, so its contributions still add up somewhere."""
+    try:
+        return signal_of(feature_name)
+    except ValueError:
+        return family
+
