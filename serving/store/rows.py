@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from features.point_in_time.signals import SIGNALS, signal_of
+from features.point_in_time.signals import SIGNALS, signal_or_family
 from serving.risk import Reason
 from serving.store.models import (
     BANDS,
@@ -240,9 +240,6 @@ def by_signal(drivers: Mapping[str, float]) -> dict[str, float]:
 
 @functools.lru_cache(maxsize=4096)
 def signal_or_self(name: str) -> str:
-    if name in SIGNALS:
-        return name
-    try:
-        return signal_of(name)
-    except ValueError:
-        return name
+    """A stored driver's signal: drivers are features, or signals in runs that stored
+    only their reasons; a name the catalog does not know stays itself."""
+    return name if name in SIGNALS else signal_or_family(name, name)
