@@ -1,7 +1,8 @@
 """Benchmark whether the champion's reasons name the true cause of churn.
 
 On a simulated workspace (`make demo`, or `churnlens simulate/build/train`), the
-champion explains every snapshot of the training set at the `--dates` given, as
+champion's strict cutoff model (the one its refit came from, which learnt no label of
+these dates) explains every snapshot of the training set at the `--dates` given, as
 `churnlens score` would. For churned terms whose cause left a trace visible at the
 snapshot (the shock happened long enough before as_of for its fingerprint to show, and
 not so long that it had faded: `fingerprints.VISIBLE_DAYS`), it
@@ -31,7 +32,7 @@ from features.simulator.events import SHOCK_TYPES
 from features.simulator.fingerprints import VISIBLE_DAYS
 from serving.risk import RiskScore, explain_matrix
 from training.evaluation import DTR_BUCKETS, dtr_bucket
-from training.registry import load_version
+from training.registry import champion_version, load_comparable
 from training.tracking import mlflow_client, quiet_mlflow
 
 log = logging.getLogger("bench.reasons")
@@ -68,7 +69,13 @@ def visible_cause(rows: pd.DataFrame, terms: pd.DataFrame, shocks: pd.DataFrame)
 
 def explain(rows: pd.DataFrame) -> list[RiskScore]:
     quiet_mlflow()
-    model, version = load_version(mlflow_client())
+    client = mlflow_client()
+    champion = champion_version(client)
+    if champion is None:
+        sys.exit("no champion: run `churnlens train` first")
+    version = str(champion.version)
+    # A refitted champion has learnt these snapshots' labels; its strict model has not.
+    model = load_comparable(client, version)
     log.info("explaining %d snapshots with model version %s", len(rows), version)
     matrix = model.contract.encode(rows)
     values = rows[list(model.contract.names)].to_dict("records")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from training.evaluation import Evaluation
+    from training.model import ChurnRiskModel
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ def train(config: ConfigOption = None, training_set: TrainingSetOption = None) -
     typer.echo(f"Run {outcome.run_id}: model version {outcome.version} "
                f"({'champion' if outcome.decision.promote else 'challenger'}).")
     typer.echo(f"  {outcome.result.cutoff.split.describe()}")
+    refit = outcome.result.refit
+    typer.echo(f"  serves: the cutoff recipe {refit.describe()}" if refit is not None
+               else "  serves: the strict cutoff model (refit off or skipped)")
     for scorer in ("model", "health_score", "logistic"):
         typer.echo(f"  {scorer:<13} ROC AUC {ev.metric(scorer, 'roc_auc'):.3f}  "
                    f"PR AUC {ev.metric(scorer, 'pr_auc'):.3f}  "
@@ -87,11 +91,13 @@ def evaluate(
     train_config = load_config(config)
     frame, manifest, path = _training_set(training_set)
     version, alias = parse_model_uri(model_uri)
-    model, number = load_version(mlflow_client(), version, alias or "champion")
+    client = mlflow_client()
+    model, number = load_version(client, version, alias or "champion")
     split = plan_splits(frame, train_config.split.model_copy(update={"backtest_folds": 0}))[0]
-    test = frame.iloc[split.test]
+    test, judged, notes = _unseen_test_rows(client, model, number, frame.iloc[split.test])
     result = evaluate_with_truth(test.reset_index(drop=True),
-                                 {"model": model.predict_proba(test)}, load_truth(manifest))
+                                 {"model": judged.predict_proba(test)}, load_truth(manifest))
+    result.notes[:0] = notes
     typer.echo(f"Model version {number} on {path}")
     typer.echo(f"  test {split.test_start.date()} .. {split.test_end.date()}: "
                f"{len(test):,} rows, {int(test['churned'].astype(bool).sum()):,} churned")
@@ -108,6 +114,36 @@ def evaluate(
         typer.echo(by_slice.to_string(float_format=lambda v: f"{v:.3f}"))
     for note in result.notes:
         typer.echo(f"  note: {note}")
+
+
+def _unseen_test_rows(client: Any, model: ChurnRiskModel, version: str, test: pd.DataFrame
+                      ) -> tuple[pd.DataFrame, ChurnRiskModel, list[str]]:
+    """The test rows whose labels `model` never learnt, and the model to score them.
+
+    A model refitted on every resolved label has learnt this training set's test window
+    when it is the one it was trained on; it is then judged by the strict model it was
+    refitted from (`load_comparable`), which has not.
+    """
+    from training.registry import load_comparable
+    from training.splits import NotEnoughDataError, labels_unseen
+
+    notes = []
+    unseen = labels_unseen(model.metadata.get("labels_known_through"), test)
+    if not unseen.any():
+        model = load_comparable(client, version)
+        unseen = labels_unseen(model.metadata.get("labels_known_through"), test)
+        notes.append(f"Version {version} was refitted on these test rows' labels; the "
+                     f"numbers are the strict model it was refitted from (trained on labels "
+                     f"known through {str(model.metadata.get('labels_known_through'))[:10]}). "
+                     f"The refit's own need a training set built later.")
+    if not unseen.any():
+        raise NotEnoughDataError(
+            f"Version {version} has learnt the label of every test row of this training "
+            f"set. Evaluate it on a training set built from later data.")
+    if not unseen.all():
+        notes.append(f"{int((~unseen).sum()):,} test rows whose labels the model learnt are "
+                     f"left out.")
+    return test[unseen], model, notes
 
 
 def _oracle_lines(evaluation: Evaluation) -> list[str]:

@@ -52,6 +52,13 @@ class CalibrationConfig(_Strict):
     method: Literal["isotonic", "sigmoid"] = "sigmoid"
 
 
+class RefitConfig(_Strict):
+    """Refit the shipped model on every resolved label (`training.refit`)."""
+
+    enabled: bool = True
+    calibration_folds: int = Field(default=4, ge=2, le=12)
+
+
 class GuardConfig(_Strict):
     min_churned_terms: int = Field(default=30, ge=1)
 
@@ -62,12 +69,13 @@ class TrainConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    refit: RefitConfig = Field(default_factory=RefitConfig)
     guards: GuardConfig = Field(default_factory=GuardConfig)
 
     def flat_params(self) -> dict[str, object]:
         """Every setting as `section.key` → value, for MLflow params."""
         out: dict[str, object] = {"version": self.version, "seed": self.seed}
-        for section in ("split", "lightgbm", "calibration", "guards"):
+        for section in ("split", "lightgbm", "calibration", "refit", "guards"):
             for key, value in getattr(self, section).model_dump().items():
                 out[f"{section}.{key}"] = value
         return out

@@ -120,12 +120,19 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
         "test_start": split.test_start.isoformat(),
         "test_end": split.test_end.isoformat(),
         "best_iteration": int(booster.num_trees()),
+        "labels_known_through": split.test_start.isoformat(),
     }
-    explained = booster.predict(matrix[split.train], pred_contrib=True, num_threads=2)
-    contract = dataclasses.replace(contract, signal_spreads=signal_spreads(
-        np.asarray(explained)[:, :-1], contract.names,
-        lambda name: signal_or_family(name, families.get(name, "other"))))
+    contract = dataclasses.replace(contract, signal_spreads=explained_spreads(
+        booster, matrix[split.train], contract, families))
     return ChurnRiskModel(booster, calibrator, contract, catalog_version, metadata)
+
+
+def explained_spreads(booster: lgb.Booster, matrix: np.ndarray, contract: FeatureContract,
+                      families: Mapping[str, str]) -> dict[str, float]:
+    """Each signal's usual spread of push over the rows the booster learnt from."""
+    explained = booster.predict(matrix, pred_contrib=True, num_threads=2)
+    return signal_spreads(np.asarray(explained)[:, :-1], contract.names,
+                          lambda name: signal_or_family(name, families.get(name, "other")))
 
 
 def _keep_best(booster: lgb.Booster) -> lgb.Booster:

@@ -29,6 +29,7 @@ from training.config import SplitConfig, TrainConfig
 from training.evaluation import ORACLES, Evaluation, backtest_summary, evaluate
 from training.fit import fit_model, labels
 from training.model import ChurnRiskModel
+from training.refit import Refit, refit_model
 from training.splits import NotEnoughDataError, TimeSplit, plan_splits, resolve_split
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,16 @@ class TrainingResult:
     contributions: pd.Series  # the cutoff model's, on its test rows
     notes: list[str] = field(default_factory=list)
     split_config: SplitConfig | None = None  # the split as planned, "auto" resolved
+    refit: Refit | None = None  # the cutoff recipe on every resolved row
 
     @property
     def model(self) -> ChurnRiskModel:
+        """The model that ships: the refit when there is one, else the strict model."""
+        return self.refit.model if self.refit is not None else self.cutoff.model
+
+    @property
+    def strict_model(self) -> ChurnRiskModel:
+        """The cutoff model the test window judges (what the gate compares)."""
         return self.cutoff.model
 
     def beats_baselines(self, metric: str = "roc_auc") -> bool:
@@ -140,7 +148,16 @@ def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
                      "in the history; earlier windows have no training rows.")
     backtest = (backtest_summary([f.evaluation for f in folds]) if folds
                 else pd.DataFrame())
-    return TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes, split_config)
+    refit = None
+    if config.refit.enabled:
+        refit = refit_model(frame, cutoff.model, len(cutoff.split.train), features, families,
+                            config)
+        notes.append(f"The model that ships is the cutoff recipe {refit.describe()}; the "
+                     "test metrics are the strict cutoff model's." if refit is not None else
+                     "The refit was skipped (no calibration fold has both outcomes); the "
+                     "strict cutoff model ships.")
+    return TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes, split_config,
+                          refit)
 
 
 def _fit_split(frame: pd.DataFrame, split: TimeSplit, features: list[str],

@@ -143,6 +143,34 @@ def load_version(client: MlflowClient, version: str | None = None,
     return model, version
 
 
+STRICT_ARTIFACT = "strict_model"  # the run's strict cutoff model, beside a refitted one
+
+
+def load_comparable(client: MlflowClient, version: str) -> ChurnRiskModel:
+    """The model of `version` that the gate may compare on new test rows.
+
+    A refitted champion has learnt from every label known when it was trained, perhaps
+    the very test rows of a new run; its run keeps the strict cutoff model it was refitted
+    from, which learnt only from labels known before its own test window. Versions
+    without one (strict models, or older runs) are their own comparable model.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_model_version(MODEL_NAME, str(version))
+    if found.run_id:
+        with tempfile.TemporaryDirectory(prefix="churnlens-strict-") as tmp:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=found.run_id, artifact_path=STRICT_ARTIFACT, dst_path=tmp,
+                    tracking_uri=mlflow.get_tracking_uri())
+            except (MlflowException, OSError):
+                local = ""
+            if local and (Path(local) / "booster.txt").is_file():
+                return ChurnRiskModel.load(Path(local))
+    return load_version(client, str(version))[0]
+
+
 def parse_model_uri(uri: str) -> tuple[str | None, str | None]:
     """(version, alias) of `models:/churnlens/3` or `models:/churnlens@champion`."""
     prefix = f"models:/{MODEL_NAME}"

@@ -25,14 +25,16 @@ from training.config import TrainConfig
 from training.metrics import METRICS, evaluate_scores
 from training.pipeline import SCORERS, TrainingResult, load_truth, train_and_evaluate
 from training.registry import (
+    STRICT_ARTIFACT,
     PromotionDecision,
     champion_version,
     decide_promotion,
-    load_version,
+    load_comparable,
     promote,
     register_version,
 )
 from training.report import write_report
+from training.splits import labels_unseen
 from training.tracking import experiment_id, mlflow_client, quiet_mlflow
 
 log = logging.getLogger(__name__)
@@ -58,13 +60,14 @@ def run_training(frame: pd.DataFrame, manifest: dict[str, Any], config: TrainCon
     truth = load_truth(manifest)
     result = train_and_evaluate(frame, config, truth)
     trained_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    model = result.model
-    model.metadata.update({
-        "trained_at": trained_at,
-        "training_set": manifest.get("content_hash", ""),
-        "training_set_path": str(training_set),
-        "metrics": {m: result.cutoff.evaluation.metric("model", m) for m in METRICS},
-    })
+    for model in {id(m): m for m in (result.model, result.strict_model)}.values():
+        model.metadata.update({
+            "trained_at": trained_at,
+            "training_set": manifest.get("content_hash", ""),
+            "training_set_path": str(training_set),
+            # the strict cutoff model's test metrics: what the refit's recipe achieved
+            "metrics": {m: result.cutoff.evaluation.metric("model", m) for m in METRICS},
+        })
     result.cutoff.evaluation.notes.extend(result.notes)
     report_dir = report_dir or get_settings().home / "reports" / trained_at.replace(":", "")
     write_report(report_dir, evaluation=result.cutoff.evaluation, backtest=result.backtest,
@@ -85,6 +88,10 @@ def run_training(frame: pd.DataFrame, manifest: dict[str, Any], config: TrainCon
         mlflow.log_metrics(_metrics(result))
         mlflow.log_artifacts(str(report_dir), artifact_path="report")
         info = _log_model(mlflow, frame, result)
+        if result.refit is not None:
+            with tempfile.TemporaryDirectory(prefix="churnlens-strict-") as tmp:
+                mlflow.log_artifacts(str(result.strict_model.save(Path(tmp) / "strict")),
+                                     artifact_path=STRICT_ARTIFACT)
     version = register_version(client, info.model_uri, run.info.run_id, info.model_id,
                                {"training_set": manifest.get("content_hash", ""),
                                 "trained_at": trained_at})
@@ -105,7 +112,9 @@ def _context(manifest: dict[str, Any], path: Path, result: TrainingResult,
         "Sources": str(manifest.get("sources", {}).get("location", "?")),
         "Cutoff split": split.describe(),
         "Backtest folds": str(len(result.folds)),
-        "Trees": str(result.model.metadata.get("best_iteration", "?")),
+        "Trees": str(result.strict_model.metadata.get("best_iteration", "?")),
+        "Model that ships": (result.refit.describe() if result.refit is not None
+                             else "the strict cutoff model"),
     }
 
 
@@ -148,6 +157,10 @@ def _metrics(result: TrainingResult) -> dict[str, float]:
         out["test.oracle.roc_auc"] = ev.oracle_auc  # the bound: at as_of when the truth has it
     out.update(ev.oracle_metrics())  # test.oracle_as_of.roc_auc, test.oracle_at_decision.roc_auc
     out["test.rows"] = float(len(result.cutoff.rows))
+    if result.refit is not None:
+        out["refit.rows"] = float(result.refit.rows)
+        out["refit.trees"] = float(result.refit.trees)
+        out["refit.calibration_rows"] = float(result.refit.calibration_rows)
     return {k: v for k, v in out.items() if not math.isnan(v)}
 
 
@@ -190,17 +203,24 @@ def pyfunc_input(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gate(client: Any, frame: pd.DataFrame, result: TrainingResult) -> PromotionDecision:
-    """Score the champion on the challenger's test rows and compare."""
+    """Compare the recipes out of time: the challenger's strict model against the
+    champion's (`load_comparable`) on the test rows whose labels neither has seen."""
     challenger = result.cutoff.evaluation.metric("model", GATE_METRIC)
     current = champion_version(client)
     if current is None:
         return decide_promotion(challenger, None, math.nan, GATE_METRIC)
     champion_value = math.nan
     try:
-        champion, _ = load_version(client, str(current.version))
+        champion = load_comparable(client, str(current.version))
         test = frame.iloc[result.cutoff.split.test]
-        prob = champion.predict_proba(test)
-        champion_value = evaluate_scores(result.cutoff.y, np.asarray(prob))[GATE_METRIC]
+        unseen = labels_unseen(champion.metadata.get("labels_known_through"), test)
+        y, mine = result.cutoff.y[unseen], result.cutoff.scores["model"][unseen]
+        if unseen.sum() < len(unseen):
+            log.info("gate: %d of %d test rows resolved after champion v%s's labels",
+                     unseen.sum(), len(unseen), current.version)
+            challenger = evaluate_scores(y, mine)[GATE_METRIC]
+        prob = champion.predict_proba(test.iloc[np.flatnonzero(unseen)])
+        champion_value = evaluate_scores(y, np.asarray(prob))[GATE_METRIC]
     except Exception as exc:  # any failure to score means "cannot compare", never a crash
         log.warning("champion v%s could not score the test rows: %s", current.version, exc)
     return decide_promotion(challenger, str(current.version), champion_value, GATE_METRIC)

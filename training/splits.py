@@ -122,6 +122,15 @@ def _fits(frame: pd.DataFrame, config: SplitConfig, months: int) -> bool:
     return len(split.train) > 0 and len(split.validation) > 0
 
 
+def labels_unseen(known_through: str | None, rows: pd.DataFrame) -> np.ndarray:
+    """Which of `rows` had their labels resolve after `known_through`, the last label a
+    model learnt from (its metadata's `labels_known_through`; None: no such record)."""
+    if not known_through:
+        return np.ones(len(rows), dtype=bool)
+    resolved = pd.to_datetime(rows["label_resolved_at"], utc=True)
+    return (resolved > pd.Timestamp(known_through)).to_numpy()
+
+
 def plan_splits(frame: pd.DataFrame, config: SplitConfig) -> list[TimeSplit]:
     """The main cutoff split first, then `backtest_folds` earlier windows (newest first).
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from training.config import TrainConfig, load_config
 from training.pipeline import train_and_evaluate
@@ -151,6 +152,12 @@ def test_the_gate_promotes_a_better_model_and_refuses_a_worse_one(simulated_set,
     assert strong.decision.promote, strong.decision.reason
     assert strong.decision.challenger_value > strong.decision.champion_value
     assert strong.decision.champion_version == weak.version
+    # The champion served its refit; the gate judged the strict model it came from, whose
+    # labels all resolved before these test rows (the refit has learnt them).
+    test = frame.iloc[strong.result.cutoff.split.test]
+    strict_auc = roc_auc_score(strong.result.cutoff.y, weak.result.strict_model.predict_proba(test))
+    assert strong.decision.champion_value == pytest.approx(strict_auc, abs=1e-12)
+    assert weak.result.refit is not None
 
     worse = run_training(frame, manifest, _config(**WEAK), path)
     assert not worse.decision.promote
@@ -180,6 +187,7 @@ def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
     trained = run_cli("train", "--config", config, "--training-set", path)
     assert trained.code == 0, trained.err
     assert "model version 1 (champion)" in trained.out
+    assert re.search(r"serves: the cutoff recipe refit on all [\d,]+ resolved rows", trained.out)
     report = next(ln for ln in trained.out.splitlines() if ln.startswith("Report: "))
     assert Path(report.removeprefix("Report: ")).is_file()
     assert "mlflow ui --backend-store-uri sqlite:///" in trained.out
@@ -200,6 +208,7 @@ def test_train_evaluate_and_models_commands(simulated_set, run_cli, tmp_path):
     decision = re.search(r"oracle at decision \(knows the future\)\s+ROC AUC (0\.\d{3})",
                          judged.out)
     assert as_of and decision and float(auc.group(1)) < float(as_of.group(1))
+    assert "was refitted on these test rows' labels" in judged.out
 
     bad = run_cli("evaluate", "--model-uri", "runs:/abc/model", "--training-set", path)
     assert bad.code != 0 and "models:/churnlens@ALIAS" in bad.err
