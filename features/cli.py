@@ -40,6 +40,12 @@ class Frequency(StrEnum):
     weekly = "weekly"
 
 
+class TermMix(StrEnum):
+    mixed = "mixed"
+    monthly = "monthly"
+    annual = "annual"
+
+
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -60,15 +66,26 @@ def simulate(
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when OUT "
                                              "already holds a dataset.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace whatever OUT holds.")] = False,
+    terms: Annotated[TermMix, typer.Option(help="Contract terms: each segment's mix, or "
+                                           "every term monthly or annual.")] = TermMix.mixed,
+    usage_only: Annotated[bool, typer.Option("--usage-only", help="Write accounts, "
+                                             "subscriptions and usage only, as a base with "
+                                             "no ticketing, survey or CSM tool.")] = False,
+    subscriptions_end: Annotated[str | None, typer.Option(
+        help="Export the subscriptions as of this earlier day, YYYY-MM-DD (terms starting "
+             "later are left out) and state no data end, as when billing was exported "
+             "before product analytics.", show_default=False)] = None,
 ) -> None:
     """Simulate a B2B SaaS customer base: the six source tables plus `_truth/`.
 
     Accounts sign and renew contracts, use the product, open tickets, answer surveys and
     get CSM notes, driven by a hidden health process; `_truth/` holds each term's true
     churn probability and cause, which no model may see. The dataset appears in OUT only
-    when complete.
+    when complete. --terms, --usage-only and --subscriptions-end shape it like the partial
+    exports real teams bring (a short history is --start/--end).
     """
     from features.settings import get_settings
+    from features.simulator.exports import ExportShape
     from features.simulator.publish import is_simulated_dataset, simulate_into
 
     target = out if out is not None else get_settings().sources_dir
@@ -76,11 +93,20 @@ def simulate(
         typer.echo(f"{target} already holds a dataset; kept it (--if-missing).")
         return
     config = _simulation_config(accounts, start, end, seed)
+    if terms is not TermMix.mixed:
+        config = config.model_copy(update={"segments": config.segments.with_terms(
+            1 if terms is TermMix.monthly else 12)})
+    shape = ExportShape(usage_only, _date(subscriptions_end) if subscriptions_end else None)
+    if shape.subscriptions_end is not None and not (
+            config.start < shape.subscriptions_end < config.end):
+        raise typer.BadParameter(f"--subscriptions-end {subscriptions_end} must lie between "
+                                 f"--start {start} and --end {end}.")
 
     def progress(done: int, total: int) -> None:
         log.info("simulated %d of %d accounts", done, total)
 
-    summary = simulate_into(config, target, fmt.value, replace=force, progress=progress)
+    summary = simulate_into(config, target, fmt.value, replace=force, progress=progress,
+                            shape=shape)
     typer.echo(f"Simulated {accounts:,} accounts from {config.start} to {config.end} "
                f"(seed {seed}) in {summary.elapsed_seconds:.1f} s:")
     for name, rows in summary.rows.items():

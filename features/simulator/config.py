@@ -93,6 +93,12 @@ class SegmentsConfig(Strict):
         """Segment configs in the order of `events.SEGMENTS` (segment code order)."""
         return tuple(getattr(self, name) for name in SEGMENTS)
 
+    def with_terms(self, months: int) -> SegmentsConfig:
+        """Every segment on terms of `months` months only (e.g. a monthly-only base)."""
+        return self.model_copy(update={
+            name: getattr(self, name).model_copy(update={"term_months": {months: 1.0}})
+            for name in SEGMENTS})
+
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Self:
         if abs(sum(s.share for s in self.ordered()) - 1) > 1e-6:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from features.errors import ConfigError
 from features.simulator.config import SimulationConfig
+from features.simulator.exports import ExportShape, shape_export
 from features.simulator.runner import DATASET_FILE, Progress, SimulationSummary, simulate
 from features.simulator.writer import Format
 
@@ -26,8 +27,10 @@ def is_simulated_dataset(out: Path) -> bool:
 
 
 def simulate_into(config: SimulationConfig, out: Path, fmt: Format = "parquet", *,
-                  replace: bool = False, progress: Progress | None = None) -> SimulationSummary:
-    """Simulate into `out`, which must be absent or empty unless `replace` is set."""
+                  replace: bool = False, progress: Progress | None = None,
+                  shape: ExportShape | None = None) -> SimulationSummary:
+    """Simulate into `out`, which must be absent or empty unless `replace` is set;
+    `shape` makes it look like a partial real export (`exports`)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} is a file; give --out a directory.")
@@ -40,6 +43,8 @@ def simulate_into(config: SimulationConfig, out: Path, fmt: Format = "parquet", 
     staging.mkdir()
     try:
         summary = simulate(config, staging, fmt, progress)
+        if shape is not None and shape.changes_anything:
+            summary = shape_export(summary, shape)
         if out.exists():
             retired = staging.with_suffix(".old")
             out.rename(retired)

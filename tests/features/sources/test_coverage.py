@@ -11,7 +11,9 @@ import pytest
 from features.point_in_time.artifacts import read_training_set, write_training_set
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_training_set
-from features.simulator import SimulationConfig, simulate
+from features.simulator import SimulationConfig
+from features.simulator.exports import ExportShape
+from features.simulator.publish import simulate_into
 from features.sources.coverage import coverage_warning, label_end, table_ends
 from features.sources.loading import load_sources
 from training.cli import _training_set as training_set
@@ -65,12 +67,11 @@ def test_subscriptions_that_end_a_month_early_do_not_turn_renewals_into_churn(
     config = SimulationConfig(n_accounts=300, start=dt.date(2023, 1, 1),
                               end=dt.date(2025, 6, 30), seed=5)
     data = tmp_path / "sim"
-    simulate(config, data)
-    (data / "dataset.json").unlink()  # a real export states no data end
-    subscriptions = pd.read_parquet(data / "subscriptions.parquet")
+    # As `churnlens simulate --subscriptions-end 2025-05-31`: billing exported a month
+    # before usage, and no data end stated.
+    simulate_into(config, data, shape=ExportShape(subscriptions_end=dt.date(2025, 5, 31)))
     cut = pd.Timestamp("2025-05-31", tz="UTC")
-    kept = subscriptions[subscriptions["start_date"] <= cut]
-    kept.to_parquet(data / "subscriptions.parquet", index=False)
+    assert pd.read_parquet(data / "subscriptions.parquet")["start_date"].max() <= cut
     truth = pd.read_parquet(data / "_truth" / "terms.parquet")
 
     with caplog.at_level(logging.WARNING):
