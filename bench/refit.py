@@ -25,7 +25,7 @@ import pandas as pd
 from features.point_in_time.artifacts import read_training_set
 from training.config import load_config
 from training.metrics import evaluate_scores
-from training.pipeline import train_and_evaluate
+from training.pipeline import load_truth, oracle_probabilities, train_and_evaluate
 
 METRICS = ("roc_auc", "ece", "brier")
 
@@ -54,12 +54,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[7])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    frame, _ = read_training_set(args.training_set)
+    frame, manifest = read_training_set(args.training_set)
+    truth = load_truth(manifest)
     base = load_config()
     base = base.model_copy(update={"split": base.split.model_copy(
         update={"backtest_folds": 0})})
     print(f"{'trained at':<12}{'seed':>5}{'rows':>9}{'trees':>12}  "
-          + "".join(f"{m + ' ' + w:>14}" for m in METRICS for w in ("strict", "refit")))
+          + "".join(f"{m + ' ' + w:>14}" for m in METRICS for w in ("strict", "refit"))
+          + f"{'oracle as_of':>14}")
     totals: dict[str, list[float]] = {}
     for text in args.as_of:
         when = pd.Timestamp(text, tz="UTC")
@@ -79,13 +81,18 @@ def main(argv: list[str] | None = None) -> None:
                 for metric in METRICS:
                     cells[f"{metric}.{name}"] = scores[metric]
                     totals.setdefault(f"{metric}.{name}", []).append(scores[metric])
+            _, as_of, _ = oracle_probabilities(later.reset_index(drop=True), truth)
+            oracle = (evaluate_scores(y, as_of)["roc_auc"] if as_of is not None
+                      else float("nan"))
+            totals.setdefault("oracle", []).append(oracle)
             trees = (f"{result.strict_model.metadata['best_iteration']}->"
                      f"{result.refit.trees}")
             print(f"{text:<12}{seed:>5}{len(later):>9,}{trees:>12}  "
                   + "".join(f"{cells[f'{m}.{w}']:14.4f}" for m in METRICS
-                            for w in ("strict", "refit")))
+                            for w in ("strict", "refit")) + f"{oracle:14.4f}")
     print(f"{'mean':<40}" + "".join(f"{np.mean(totals[f'{m}.{w}']):14.4f}" for m in METRICS
-                                     for w in ("strict", "refit")))
+                                     for w in ("strict", "refit"))
+          + f"{np.mean(totals['oracle']):14.4f}")
 
 
 if __name__ == "__main__":
