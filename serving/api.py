@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -21,96 +20,32 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from features.errors import ChurnlensError
 from features.settings import Settings, get_settings
 from serving.auth import KeyRing, Principal, Role, require
+from serving.http.errors import error_responses
+from serving.http.limits import BodyLimit
+from serving.http.openapi import install_openapi
+from serving.http.schemas import (
+    MAX_BODY_BYTES,
+    AccountOut,
+    ReadyOut,
+    ScoreBody,
+    ScoreResponse,
+)
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
+from serving.store.models import MAX_PAGE
 from serving.store.ranked_pages import RankedPages, jsonable
 from serving.store.score_store import ListQuery, ScoreStore
 from serving.web.routes import install_web
+from training.contract import FeatureContract
 
 log = logging.getLogger(__name__)
 
-MAX_ACCOUNTS = 1_000
 SWITCH_INTERVAL = 0.0005  # seconds; see the lifespan
-FeatureValue = float | int | str | bool | None
-
-
-class AccountFeatures(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account_id: str = Field(min_length=1, max_length=200)
-    as_of: dt.date
-    features: dict[str, FeatureValue]
-
-
-class ScoreBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    accounts: list[AccountFeatures] = Field(min_length=1, max_length=MAX_ACCOUNTS)
-
-
-class ReasonOut(BaseModel):
-    """One reason: a signal that pushed the risk up, said by its most telling feature."""
-
-    signal: str = Field(description="The fact the reason is about, e.g. `executive_sponsor`, "
-                        "`seat_adoption`, `support_load` (features.point_in_time.signals).")
-    feature: str = Field(description="The signal's feature that pushed the risk most.")
-    family: str = Field(description="The feature's family: usage, support, sentiment, "
-                        "contract or lifecycle.")
-    value: FeatureValue = Field(description="The account's value of `feature`.")
-    contribution: float = Field(description="The signal's whole push on the risk in "
-                                "log-odds (TreeSHAP, summed over its features).")
-    text: str = Field(description="The reason in words, ending with the reference.")
-    context: bool = Field(description="True for contract and account facts (term, price, "
-                          "tenure) that push the risk but are not for a CSM to act on; "
-                          "they come after the others.")
-    reference: FeatureValue = Field(description="Typical value of `feature` among renewing "
-                                    "training accounts of the same segment; null when "
-                                    "most of them have none, or the model carries none.")
-    reference_group: str = Field(description="Whose typical value `reference` is: the "
-                                 "segment, `*` for all segments, empty without one.")
-
-
-class ScoreOut(BaseModel):
-    account_id: str
-    as_of: dt.date
-    probability: float = Field(description="Calibrated probability that the account does "
-                               "not renew its current term.")
-    band: Literal["high", "medium", "low"]
-    model: dict[str, str] = Field(description="`name` and `version` of the scoring model.")
-    reasons: list[ReasonOut] = Field(description="Up to five signals a CSM can act on, "
-                                     "strongest against their usual push first, then the "
-                                     "context signals that push (`context`: true).")
-    families: dict[str, float] = Field(description="Contributions summed per feature family.")
-
-
-class ScoreResponse(BaseModel):
-    model: dict[str, str]
-    scores: list[ScoreOut]
-
-
-class AccountOut(BaseModel):
-    """An account's latest stored score (`serving.store.models.AccountDetail`)."""
-
-    latest: dict[str, Any] = Field(description="Its row of the ranked list, with `delta` "
-                                   "(probability change since the previous run) and "
-                                   "`moved_most`, the signal whose push changed most.")
-    reasons: list[ReasonOut]
-    families: dict[str, float]
-    run_id: int
-    model_version: str
-    as_of: dt.date
-    history: list[dict[str, Any]] = Field(description="Its scores in the newest runs, "
-                                          "newest first.")
-    evidence: dict[str, Any] | None = Field(description="The records behind the reasons, "
-                                            "as of the run's date; null if not stored.")
-
-
 class ModelNotReadyError(ChurnlensError):
     http_status = 503
 
@@ -184,12 +119,15 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     )
     metrics = Metrics()
     app.state.metrics = metrics
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)  # inside the metrics: 413s count
     metrics.install(app)
     _install_error_handlers(app)
     install_web(app, settings)
+    install_openapi(app, lambda: _serving(app))
 
     # Documented, not validated per response: `test_api` checks real responses against it.
-    @app.post("/v1/score", tags=["scores"], responses={200: {"model": ScoreResponse}})
+    @app.post("/v1/score", tags=["scores"], responses={
+        200: {"model": ScoreResponse}, **error_responses(400, 401, 403, 413, 422, 503)})
     async def score(body: ScoreBody, model: Loaded,
               who: Annotated[Principal, Depends(require(Role.scorer))]) -> dict[str, Any]:
         """Score 1-1,000 accounts from caller-supplied features, with reasons."""
@@ -199,7 +137,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         return {"model": {"name": "churnlens", "version": model.version},
                 "scores": [_score_json(s) for s in scores]}
 
-    @app.get("/v1/accounts", tags=["accounts"])
+    @app.get("/v1/accounts", tags=["accounts"],
+             responses=error_responses(401, 403, 422, 503))
     async def accounts(
         request: Request,
         who: Annotated[Principal, Depends(require(Role.viewer))],
@@ -208,7 +147,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         segment: str | None = None,
         band: Literal["high", "medium", "low"] | None = None,
         renewal_within_days: Annotated[int | None, Query(ge=0, le=3660)] = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         per_page: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
         """The latest scoring run's accounts, ranked and filtered, one page at a time."""
@@ -222,7 +161,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         return Response(body, media_type="application/json")  # type: ignore[return-value]
 
     @app.get("/v1/accounts/{account_id}", tags=["accounts"],
-             responses={200: {"model": AccountOut}})
+             responses={200: {"model": AccountOut},
+                        **error_responses(401, 403, 404, 422, 503)})
     def account(request: Request, account_id: Annotated[str, Path(max_length=200)],
                 who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
         """The account's latest stored score with reasons, and its score history."""
@@ -233,7 +173,7 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                 f"`churnlens score` if the account is new.")
         return jsonable(found)
 
-    @app.get("/v1/model", tags=["model"])
+    @app.get("/v1/model", tags=["model"], responses=error_responses(401, 403, 503))
     def model_info(model: Loaded,
                    who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
         """The model serving now: version, training window, key metrics and features."""
@@ -257,7 +197,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
             "risk_bands": {"high": bands.high, "medium": bands.medium},
         }
 
-    @app.post("/v1/admin/reload", tags=["admin"])
+    @app.post("/v1/admin/reload", tags=["admin"],
+              responses=error_responses(401, 403, 409))
     async def reload(request: Request,
                      who: Annotated[Principal, Depends(require(Role.admin))]
                      ) -> dict[str, Any]:
@@ -277,7 +218,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={
+        200: {"model": ReadyOut}, 503: {"model": ReadyOut, "description": "Not ready."}})
     def readyz(request: Request) -> JSONResponse:
         """Ready when a model is loaded and the score store answers."""
         holder: ModelHolder = request.app.state.holder
@@ -296,6 +238,12 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         return metrics.render(current.version if current else None)
 
     return app
+
+
+def _serving(app: FastAPI) -> tuple[str, FeatureContract] | None:
+    holder: ModelHolder | None = getattr(app.state, "holder", None)
+    current = holder.current if holder is not None else None
+    return (current.version, current.model.contract) if current is not None else None
 
 
 async def _poll(holder: ModelHolder, interval: float) -> None:

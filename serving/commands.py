@@ -278,8 +278,12 @@ def serve(
     import uvicorn
 
     from features.settings import get_settings, settings_with
+    from serving.auth import KeyRing
 
     settings = settings_with(host=host, port=port, workers=workers)
+    # Checked here, where a mistake is one line; in the app's start-up uvicorn would
+    # print a traceback before it.
+    KeyRing.from_settings(settings)
     # Worker processes rebuild settings from the environment; pass the resolved ones on,
     # with one session secret for all of them (a page session must work on any worker).
     os.environ["CHURNLENS_HOME"] = str(get_settings().home.resolve())

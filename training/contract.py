@@ -8,6 +8,7 @@ unseen category becomes missing, as LightGBM treats it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ChurnlensError
+
+# A float64 holds magnitudes up to about 1.8e308; numbers sent past this are refused.
+LARGEST_VALUE = 1e300
 
 
 class FeatureContractError(ChurnlensError):
@@ -119,13 +123,22 @@ class FeatureContract:
                         )
                     continue
                 if name in lookups:
-                    out[i, j] = lookups[name].get(str(value), np.nan)
+                    if not isinstance(value, str):
+                        raise FeatureContractError(
+                            f"Feature {name} is a category and must be text (or null); "
+                            f"got {value!r} (row {i + 1}).")
+                    out[i, j] = lookups[name].get(value, np.nan)
                 elif isinstance(value, bool) or not isinstance(value, int | float):
                     raise FeatureContractError(
                         f"Feature {name} must be a number (or null); got {value!r}."
                     )
                 else:
-                    out[i, j] = float(value)
+                    number = _finite(value)
+                    if number is None:
+                        raise FeatureContractError(
+                            f"Feature {name} must be a finite number within ±1e300 (or "
+                            f"null); got {value!r} (row {i + 1}).")
+                    out[i, j] = number
         return out
 
     @cached_property
@@ -156,3 +169,12 @@ class FeatureContract:
                    None if data.get("nullable") is None else frozenset(data["nullable"]),
                    {k: dict(v) for k, v in data.get("references", {}).items()},
                    {k: float(v) for k, v in data.get("signal_spreads", {}).items()})
+
+
+def _finite(value: int | float) -> float | None:
+    """The value as a float, or None for what a float64 model input cannot hold."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and abs(number) <= LARGEST_VALUE else None

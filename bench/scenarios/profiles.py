@@ -124,8 +124,9 @@ def profile_score(scratch: Path, tracking_uri: str, body: Path) -> None:
     from features.settings import Settings, use_settings
 
     use_settings(Settings(home=scratch))
-    from serving.api import ScoreBody, _score_json
+    from serving.api import _score_json
     from serving.auth import KeyRing
+    from serving.http.schemas import ScoreBody
     from serving.risk import ScoringRequest, score_requests
     from training.registry import load_version
     from training.tracking import mlflow_client

@@ -12,9 +12,10 @@ from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
 
 from features.point_in_time.signals import CONTEXT, signal_of
-from serving.api import AccountOut, ScoreResponse, create_app
+from serving.api import create_app
 from serving.auth import KeyRing
 from serving.batch import run_batch
+from serving.http.schemas import AccountOut, ScoreResponse
 from serving.model_holder import ModelHolder
 from serving.risk import Bands
 from serving.store.score_store import ScoreStore
@@ -133,6 +134,7 @@ def test_score_returns_the_models_probabilities_with_reasons(client, simulated_s
     (lambda b: b["accounts"][0]["features"].update(made_up=1), 422, "Unknown features"),
     (lambda b: b["accounts"][0]["features"].update(arr="lots"), 422, "must be a number"),
     (lambda b: b["accounts"][0]["features"].update(tenure_days=None), 422, "never missing"),
+    (lambda b: b["accounts"][0]["features"].update(plan=False), 422, "must be text"),
     (lambda b: b["accounts"][0].update(as_of="yesterday"), 422, "as_of"),
     (lambda b: b["accounts"][0].update(account_id=""), 422, "account_id"),
     (lambda b: b.update(accounts=[]), 422, "accounts"),

@@ -145,3 +145,17 @@ def test_serve_answers_over_http_and_follows_the_champion_alias(
         except subprocess.TimeoutExpired:
             process.kill()
     assert Path(isolated_settings.home).is_dir()
+
+
+def test_a_bad_key_at_start_up_is_one_line_without_a_traceback(tmp_path: Path):
+    churnlens = Path(sys.executable).with_name("churnlens")
+    env = {**os.environ, "CHURNLENS_HOME": str(tmp_path),
+           "CHURNLENS_API_KEYS": "viewer:tooshort"}
+    env.pop("CHURNLENS_API_KEYS_FILE", None)
+    started = subprocess.run([str(churnlens), "serve", "--port", str(_free_port())],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 2, started.stderr
+    assert "Traceback" not in started.stderr + started.stdout
+    assert started.stderr.strip().splitlines() == [
+        "error: entry 1 of CHURNLENS_API_KEYS has a key shorter than 16 characters; "
+        "make a strong one with `churnlens keys new`"], started.stderr

@@ -8,9 +8,6 @@ list and of an account page go to tests/artifacts/ (ignored by git).
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ from typing import Any
 
 import pytest
 from api_keys import KEYS, auth
+from live_server import live_server
 from web_support import (
     ARTIFACTS,
     CHROMIUM,
@@ -46,37 +44,18 @@ PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 900}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory, simulated_sources, trained_model) -> Iterator[str]:
     """A real uvicorn server with the whole app, on 127.0.0.1, for this module's tests."""
-    import uvicorn
-
     home = tmp_path_factory.mktemp("browser")
     store = scored_store(home / "scores.db", simulated_sources, trained_model)
     app = create_app(Settings(home=home / "workspace", reload_interval=0),
                      holder=ModelHolder(lambda: (trained_model, "1")), store=store,
                      keyring=keyring_of_test_keys())
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError("the test server did not start")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with live_server(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         store.dispose()
 
 

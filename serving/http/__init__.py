@@ -1,0 +1,1 @@
+"""The HTTP API's documented shapes: response models, errors and the OpenAPI document."""
