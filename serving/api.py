@@ -37,6 +37,7 @@ from serving.http.schemas import (
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
+from serving.store.audit import AuditEvent, AuditLog
 from serving.store.models import MAX_PAGE
 from serving.store.ranked_pages import RankedPages, jsonable
 from serving.store.score_store import ListQuery, ScoreStore
@@ -150,10 +151,11 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         per_page: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
-        """The latest scoring run's accounts, ranked and filtered, one page at a time."""
+        """The latest scoring run's accounts, ranked and filtered, one page at a time; a
+        book key's list holds only its CSMs' accounts."""
         query = ListQuery(sort=sort, csm_owner=csm_owner, segment=segment, band=band,
                           renewal_within_days=renewal_within_days, page=page,
-                          per_page=per_page)
+                          per_page=per_page, scope=who.scope)
         pages: RankedPages = request.app.state.pages
         # A page already worked out is answered here; the store is read in a worker thread.
         body = pages.remembered(query) or await asyncio.get_running_loop().run_in_executor(
@@ -165,9 +167,13 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                         **error_responses(401, 403, 404, 422, 503)})
     def account(request: Request, account_id: Annotated[str, Path(max_length=200)],
                 who: Annotated[Principal, Depends(require(Role.viewer))]) -> dict[str, Any]:
-        """The account's latest stored score with reasons, and its score history."""
+        """The account's latest stored score with reasons, and its score history.
+
+        An account outside the key's book is a 404 like an unknown one, so a book key
+        cannot learn which accounts exist.
+        """
         found = request.app.state.store.account(account_id)
-        if found is None:
+        if found is None or not who.sees(found.latest.csm_owner):
             raise AccountNotFoundError(
                 f"No stored score for account {account_id!r}. Check the id, or run "
                 f"`churnlens score` if the account is new.")
@@ -206,6 +212,11 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         holder: ModelHolder = request.app.state.holder
         before = holder.current.version if holder.current else None
         await asyncio.to_thread(holder.reload)
+        after = holder.current.version if holder.current else None
+        await asyncio.to_thread(AuditLog(request.app.state.store).record, AuditEvent(
+            "reload", "failed" if holder.last_error else "ok", who.key_id, who.role.value,
+            who.label, f"version {before} -> {after}",
+            request.client.host if request.client else ""))
         if holder.last_error:
             return JSONResponse(status_code=409, content={
                 "detail": f"Reload failed; still serving version {before}: "

@@ -3,14 +3,17 @@
 Keys come from the settings, from either or both of
 
 - `CHURNLENS_API_KEYS="role:key,role:key"` (plain keys, handy for a demo or a secret store);
-- `CHURNLENS_API_KEYS_FILE`, a file of `role:sha256-hex` lines (`hash_line` makes them;
-  blank lines and `#` comments are skipped).
+- `CHURNLENS_API_KEYS_FILE`, a file of hashed keys, one per line, each with what it grants:
+  a label, the CSM book it sees, an expiry day, a revocation (`serving.access.grants`;
+  `churnlens keys new|revoke` edit it, and a serving ring follows its edits).
 
-Both are reduced at once to (role, SHA-256 digest) pairs in a `KeyRing`; the plain key is
-never kept, logged or echoed in an error. A client sends `Authorization: Bearer KEY`.
+Both are reduced at once to Grants (role, SHA-256 digest, ...) in a `KeyRing`; the plain
+key is never kept, logged or echoed in an error. A client sends `Authorization: Bearer KEY`.
 
 Roles: `scorer` may score (POST /v1/score), `viewer` may read accounts and the model, and
-`admin` may do everything, including POST /v1/admin/reload (see `permits`).
+`admin` may do everything, including POST /v1/admin/reload (see `permits`). A viewer key
+with a book sees only the accounts whose `csm_owner` is in it (`Principal.sees`); admins
+see every account. An expired or revoked key is refused with 401, saying which.
 
 With no keys configured the API still starts (liveness and metrics need no key), but every
 protected request gets 401 with a message saying how to configure keys; `KeyRing.from_settings`
@@ -28,22 +31,31 @@ which raises `NotAuthenticatedError` (401) or `PermissionDeniedError` (403).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
-import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from features.errors import ChurnlensError, ConfigError
 from features.settings import Settings
+from serving.access.grants import (
+    Grant,
+    Role,
+    format_line,
+    key_id,
+    parse_line,
+    parse_role,
+    valid_roles,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,20 +63,11 @@ KEY_PREFIX = "cl_"
 MIN_KEY_LENGTH = 16
 ENV_NAME = "CHURNLENS_API_KEYS"
 FILE_ENV_NAME = "CHURNLENS_API_KEYS_FILE"
-_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
-_ROLE_LIKE = re.compile(r"[a-z_]{1,12}")  # short enough to be a mistyped role, not a key
+REFRESH_SECONDS = 1.0  # how often a served keys file is checked for edits
 _HOW_TO_CONFIGURE = (
     f'set {ENV_NAME}="role:key,…" or {FILE_ENV_NAME} to a file of "role:sha256-hex" lines '
     "(`churnlens keys new` makes a key)"
 )
-
-
-class Role(StrEnum):
-    """What a key may do: score (apps), read (CSMs), or everything (operators)."""
-
-    scorer = "scorer"
-    viewer = "viewer"
-    admin = "admin"
 
 
 def permits(role: Role, needed: Role) -> bool:
@@ -72,27 +75,8 @@ def permits(role: Role, needed: Role) -> bool:
     return role is Role.admin or role is needed
 
 
-def _valid_roles() -> str:
-    return ", ".join(r.value for r in Role)
-
-
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-
-
-def _key_id(digest: bytes) -> str:
-    return digest.hex()[:8]
-
-
-def _parse_role(text: str, where: str) -> Role:
-    try:
-        return Role(text)
-    except ValueError:
-        # Echo the role only when it cannot be a (fragment of a) key that lost its role.
-        shown = f" {text!r}" if _ROLE_LIKE.fullmatch(text) else ""
-        raise ConfigError(
-            f"{where} has an unknown role{shown}; use one of {_valid_roles()}"
-        ) from None
 
 
 def _check_key(key: str, where: str) -> None:
@@ -103,34 +87,58 @@ def _check_key(key: str, where: str) -> None:
         )
 
 
-class _Entry(NamedTuple):
-    role: Role
-    digest: bytes
+def presented_key_id(key: str) -> str:
+    """The id a presented key would have: safe to log even when the key is unknown."""
+    return key_id(_digest(key))
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who made a request: the key's role and an id that is safe to log (not the key)."""
+    """Who made a request: the key's role, an id that is safe to log (not the key), its
+    label, and the csm_owner values it may see (None: every account)."""
 
     role: Role
     key_id: str
+    label: str = ""
+    book: frozenset[str] | None = None
+
+    def sees(self, csm_owner: str) -> bool:
+        return self.role is Role.admin or self.book is None or csm_owner in self.book
+
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The owners a listing is limited to; None when this principal sees everything."""
+        return None if self.role is Role.admin else self.book
+
+    @classmethod
+    def of(cls, grant: Grant) -> Principal:
+        return cls(grant.role, grant.key_id, grant.label, grant.book)
 
 
 class KeyRing:
-    """The configured keys as (role, SHA-256 digest) pairs; plain keys are never kept."""
+    """The configured keys as Grants (role, SHA-256 digest, book, expiry); plain keys are
+    never kept. A ring read from a keys file follows the file's edits (`refreshed`)."""
 
-    def __init__(self, entries: Iterable[tuple[Role, bytes]] = ()) -> None:
-        roles: dict[bytes, Role] = {}
-        for role, digest in entries:
-            if len(digest) != hashlib.sha256().digest_size:
+    def __init__(self, entries: Iterable[Grant] = (), *, watched: Settings | None = None
+                 ) -> None:
+        grants: dict[bytes, Grant] = {}
+        for grant in entries:
+            if len(grant.digest) != hashlib.sha256().digest_size:
                 raise ValueError("KeyRing entries hold SHA-256 digests (32 bytes)")
-            seen = roles.setdefault(digest, role)
-            if seen is not role:
+            seen = grants.setdefault(grant.digest, grant)
+            if seen.role is not grant.role:
                 raise ConfigError(
-                    f"the key with id {_key_id(digest)} is listed as both {seen} and {role}; "
-                    "give each key one role"
+                    f"the key with id {grant.key_id} is listed as both {seen.role} and "
+                    f"{grant.role}; give each key one role"
                 )
-        self._entries = tuple(_Entry(role, digest) for digest, role in roles.items())
+        self._entries = tuple(grants.values())
+        self._watched = watched
+        self._stamp = _file_stamp(watched)
+        self._checked = time.monotonic()
 
     @classmethod
     def from_keys(cls, text: str, source: str = ENV_NAME) -> KeyRing:
@@ -143,79 +151,80 @@ class KeyRing:
             where = f"entry {number} of {source}"
             role_text, colon, key = entry.partition(":")
             if not colon:
-                raise ConfigError(f"{where} has no role: use role:key (roles: {_valid_roles()})")
-            role = _parse_role(role_text.strip(), where)
+                raise ConfigError(f"{where} has no role: use role:key (roles: {valid_roles()})")
+            role = parse_role(role_text.strip(), where)
             key = key.strip()
             _check_key(key, where)
-            entries.append((role, _digest(key)))
+            entries.append(Grant(role, _digest(key)))
         return cls(entries)
 
     @classmethod
     def from_file(cls, path: Path) -> KeyRing:
-        """Read a file of "role:sha256-hex" lines; blank lines and `#` comments are skipped."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(
-                f"{FILE_ENV_NAME} points to {path}, which does not exist; create it with "
-                "lines from `churnlens keys hash` or unset the variable"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(
-                exc).__name__
-            raise ConfigError(
-                f"cannot read the API keys file {path} ({reason}); check that it is a readable "
-                'UTF-8 text file of "role:sha256-hex" lines'
-            ) from None
-        entries = []
-        for number, raw in enumerate(text.splitlines(), start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"line {number} of {path}"
-            role_text, colon, digest = line.partition(":")
-            if not colon:
-                raise ConfigError(
-                    f'{where} is not "role:sha256-hex"; make lines with `churnlens keys hash`'
-                )
-            role = _parse_role(role_text.strip(), where)
-            digest = digest.strip()
-            if not _HEX_DIGEST.fullmatch(digest):
-                raise ConfigError(
-                    f"{where} does not hold a SHA-256 digest (64 hex digits) after the role; "
-                    "the file takes hashed keys, never plain ones: make lines with "
-                    "`churnlens keys hash`"
-                )
-            entries.append((role, bytes.fromhex(digest)))
-        return cls(entries)
+        """Read a keys file (`serving.access.grants`); blank lines and `#` comments skip."""
+        return cls(read_keys_file(path))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        """Every key from `api_keys` and `api_keys_file` (both may be set; duplicates merge)."""
-        entries: list[tuple[Role, bytes]] = []
+        """Every key from `api_keys` and `api_keys_file` (both may be set; duplicates merge).
+
+        With a keys file, the ring re-reads it when it changes, so a key made or revoked
+        with `churnlens keys` takes effect within a second, without a restart.
+        """
+        entries: list[Grant] = []
         if settings.api_keys is not None:
             entries += cls.from_keys(settings.api_keys.get_secret_value())._entries
         if settings.api_keys_file is not None:
-            entries += cls.from_file(settings.api_keys_file)._entries
-        ring = cls(entries)
+            entries += read_keys_file(settings.api_keys_file)
+        ring = cls(entries, watched=settings if settings.api_keys_file else None)
         if not ring:
             logger.warning("no API keys configured: every protected request will get 401; %s",
                            _HOW_TO_CONFIGURE)
         return ring
 
-    def role_of(self, key: str) -> Role | None:
-        """The role of `key`, or None; compares against every entry whichever one matches."""
+    def refreshed(self) -> KeyRing:
+        """This ring, or a new one if its keys file changed since it was read.
+
+        A file that no longer reads (a bad edit) keeps the old keys serving and logs why.
+        """
+        if self._watched is None or time.monotonic() - self._checked < REFRESH_SECONDS:
+            return self
+        self._checked = time.monotonic()
+        stamp = _file_stamp(self._watched)
+        if stamp == self._stamp:
+            return self
+        try:
+            fresh = KeyRing.from_settings(self._watched)
+        except ConfigError as exc:
+            logger.error("the keys file changed but cannot be read, so the keys read before "
+                         "keep working: %s", exc.message)
+            self._stamp = stamp
+            return self
+        logger.info("keys file re-read: %d keys", len(fresh))
+        return fresh
+
+    def grant_of(self, key: str) -> Grant | None:
+        """The grant of `key`, or None; compares against every entry whichever matches."""
         presented = _digest(key)
-        found: Role | None = None
+        found: Grant | None = None
         for entry in self._entries:
             if hmac.compare_digest(entry.digest, presented):
-                found = entry.role
+                found = entry
         return found
+
+    def role_of(self, key: str) -> Role | None:
+        grant = self.grant_of(key)
+        return grant.role if grant is not None else None
+
+    def usable(self, key_id: str) -> Grant | None:
+        """The grant with this id if it still works today (not expired or revoked)."""
+        today = _today()
+        return next((g for g in self._entries if g.key_id == key_id and g.usable_on(today)),
+                    None)
 
     @property
     def key_ids(self) -> list[tuple[Role, str]]:
         """(role, key id) of every key, safe to show or log."""
-        return [(e.role, _key_id(e.digest)) for e in self._entries]
+        return [(e.role, e.key_id) for e in self._entries]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -225,22 +234,62 @@ class KeyRing:
         return "KeyRing(" + ", ".join(f"{r}={n}" for r, n in counts.items() if n) + ")"
 
 
+def _file_stamp(settings: Settings | None) -> tuple[int, int] | None:
+    if settings is None or settings.api_keys_file is None:
+        return None
+    try:
+        found = settings.api_keys_file.stat()
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size)
+
+
+def read_keys_file(path: Path) -> list[Grant]:
+    """The grants of a keys file; ConfigError naming the line and what to fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{FILE_ENV_NAME} points to {path}, which does not exist; create it with "
+            "`churnlens keys new` or unset the variable"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(
+            exc).__name__
+        raise ConfigError(
+            f"cannot read the API keys file {path} ({reason}); check that it is a readable "
+            'UTF-8 text file of "role:sha256-hex" lines'
+        ) from None
+    return [parse_line(line.strip(), f"line {number} of {path}")
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.strip().startswith("#")]
+
+
 def new_key() -> str:
     """A fresh random key (256 bits), prefixed so it is recognisable in a secret scanner."""
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def grant_for(role: Role | str, key: str, **details: Any) -> Grant:
+    """The Grant of a plain key (checked for length), for a keys-file line."""
+    checked = parse_role(str(role), "the role")
+    _check_key(key, "the key")
+    return Grant(checked, _digest(key), **details)
+
+
 def hash_line(role: Role | str, key: str) -> str:
     """The "role:sha256-hex" line for the keys file."""
-    checked = _parse_role(str(role), "the role")
-    _check_key(key, "the key")
-    return f"{checked.value}:{_digest(key).hex()}"
+    return format_line(grant_for(role, key))
 
 
 class NotAuthenticatedError(ChurnlensError):
     """No key, a malformed header, or a key this server does not know."""
 
     http_status = 401
+
+
+class KeyNoLongerValidError(NotAuthenticatedError):
+    """A known key past its expiry day, or revoked."""
 
 
 class PermissionDeniedError(ChurnlensError):
@@ -268,21 +317,37 @@ def authenticate(ring: KeyRing, key: str | None, allowed: Collection[Role]) -> P
         )
     if not key:
         raise NotAuthenticatedError("no API key: send Authorization: Bearer <key>")
-    role = ring.role_of(key)
-    presented_id = _key_id(_digest(key))
-    if role is None:
-        logger.info("refused an unknown API key (id %s)", presented_id)
+    grant = ring.grant_of(key)
+    if grant is None:
+        logger.info("refused an unknown API key (id %s)", presented_key_id(key))
         raise NotAuthenticatedError(
             "unknown API key: send Authorization: Bearer <key> with a key configured on this "
             "server"
         )
+    presented_id, role = grant.key_id, grant.role
+    refusal = grant.refusal(_today())
+    if refusal is not None:
+        logger.info("refused API key %s: expired or revoked", presented_id)
+        raise KeyNoLongerValidError(refusal)
     if not any(permits(role, needed) for needed in allowed):
         logger.info("refused API key %s: role %s, needs %s", presented_id, role, _needs(allowed))
         raise PermissionDeniedError(
             f"this endpoint needs the {_needs(allowed)} role; your key has {role}. "
             f"Use a key with the {_needs(allowed)} role (admin keys may do everything)"
         )
-    return Principal(role=role, key_id=presented_id)
+    return Principal.of(grant)
+
+
+def current_ring(state: Any) -> KeyRing:
+    """The app's key ring (`state.keyring`), re-read first if its keys file changed."""
+    ring = getattr(state, "keyring", None)
+    if not isinstance(ring, KeyRing):
+        raise RuntimeError("app.state.keyring is not set; build it with "
+                           "KeyRing.from_settings in the app's lifespan")
+    fresh = ring.refreshed()
+    if fresh is not ring:
+        state.keyring = fresh
+    return fresh
 
 
 _bearer = HTTPBearer(
@@ -300,10 +365,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        ring = getattr(request.app.state, "keyring", None)
-        if not isinstance(ring, KeyRing):
-            raise RuntimeError("app.state.keyring is not set; build it with "
-                               "KeyRing.from_settings in the app's lifespan")
+        ring = current_ring(request.app.state)
         key = credentials.credentials if credentials is not None else None
         try:
             if key is None and ring and "authorization" in request.headers:

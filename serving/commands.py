@@ -1,4 +1,5 @@
-"""`churnlens` commands of the serving stage: score, rank, prune-runs, serve, keys.
+"""`churnlens` commands of the serving stage: score, rank, prune-runs, serve (and, from
+`serving.access.commands`, keys and audit).
 
 Commands parse options and call library functions; heavy imports stay inside them.
 """
@@ -20,19 +21,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from features.atomic import atomic_write_text
+from serving.access import commands as access_commands
+from serving.access.commands import EXAMPLE_REQUEST
 
 if TYPE_CHECKING:
     from serving.store.score_store import PruneResult, RunSummary
 
 log = logging.getLogger(__name__)
 
-keys_app = typer.Typer(help="Create API keys and the hashed lines of a keys file.",
-                       no_args_is_help=True)
-
-
-EXAMPLE_REQUEST = "example-score-request.json"
-DEMO_KEYS = "demo-keys.txt"  # plain keys, readable by the owner only
-KEYS_FILE = "api-keys.txt"  # hashed keys for CHURNLENS_API_KEYS_FILE
 
 
 class Sort(StrEnum):
@@ -44,12 +40,6 @@ class Band(StrEnum):
     high = "high"
     medium = "medium"
     low = "low"
-
-
-class KeyRole(StrEnum):
-    scorer = "scorer"
-    viewer = "viewer"
-    admin = "admin"
 
 
 def score(
@@ -298,76 +288,10 @@ def serve(
                 log_level="warning", access_log=False)
 
 
-@keys_app.command("new")
-def keys_new(role: Annotated[KeyRole, typer.Argument(help="The key's role.")]) -> None:
-    """Print a new random key and the line for a hashed keys file."""
-    from serving.auth import hash_line, new_key
-
-    key = new_key()
-    typer.echo(f"key:  {key}")
-    typer.echo(f"file: {hash_line(role.value, key)}")
-
-
-@keys_app.command("hash")
-def keys_hash(role: Annotated[KeyRole, typer.Argument(help="The key's role.")],
-              key: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                               help="The key (asked for when omitted).")]
-              ) -> None:
-    """Print the keys-file line for an existing key (the key itself is never stored)."""
-    from serving.auth import hash_line
-
-    typer.echo(hash_line(role.value, key))
-
-
-@keys_app.command("demo")
-def keys_demo(
-    port: Annotated[int | None, typer.Option(help="Port the curl examples use (default "
-                                             "CHURNLENS_PORT or 8000).",
-                                             show_default=False)] = None,
-) -> None:
-    """Create (once) a key per role for the demo workspace and print them with curl lines.
-
-    Plain keys go to <home>/demo-keys.txt (owner-only), hashed ones to <home>/api-keys.txt
-    for CHURNLENS_API_KEYS_FILE. Not for production: make keys with `keys new`.
-    """
-    from features.settings import get_settings
-    from serving.auth import hash_line, new_key
-
-    settings = get_settings()
-    plain_file, hashed_file = settings.home / DEMO_KEYS, settings.home / KEYS_FILE
-    keys: dict[str, str] = {}
-    if plain_file.is_file():
-        for line in plain_file.read_text().splitlines():
-            role, _, key = line.partition(":")
-            if role and key:
-                keys[role] = key
-    if set(keys) != {r.value for r in KeyRole}:
-        keys = {r.value: new_key() for r in KeyRole}
-        atomic_write_text(plain_file, "".join(f"{r}:{k}\n" for r, k in keys.items()), 0o600)
-    atomic_write_text(hashed_file, "".join(hash_line(r, k) + "\n" for r, k in keys.items()))
-    base = f"http://{settings.host}:{port or settings.port}"
-    example = settings.home / EXAMPLE_REQUEST
-    typer.echo(f"Demo API keys (also in {plain_file}):")
-    for role, key in keys.items():
-        typer.echo(f"  {role:<7} {key}")
-    typer.echo(f"\nCSM risk page: {base}/ (sign in with the viewer key)")
-    typer.echo(f"API docs: {base}/docs")
-    typer.echo("Try:")
-    typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['viewer']}' "
-               f"'{base}/v1/accounts?per_page=5&sort=arr_at_risk'")
-    typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['viewer']}' {base}/v1/model")
-    if example.is_file():
-        typer.echo(f"  curl -s -H 'Authorization: Bearer {keys['scorer']}' "
-                   f"-H 'Content-Type: application/json' -d @{example} {base}/v1/score")
-    typer.echo(f"  curl -s -X POST -H 'Authorization: Bearer {keys['admin']}' "
-               f"{base}/v1/admin/reload")
-    typer.echo(f"Serve with: CHURNLENS_API_KEYS_FILE={hashed_file} churnlens serve")
-
-
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `churnlens` app."""
     app.command()(score)
     app.command()(rank)
     app.command()(prune_runs)
     app.command()(serve)
-    app.add_typer(keys_app, name="keys")
+    access_commands.register(app)

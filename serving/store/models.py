@@ -117,6 +117,8 @@ class ListQuery:
     page: int = 1
     per_page: int = 50
     run_id: int | None = None
+    # The owners a book key may see (None: every account); applied on top of csm_owner.
+    scope: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []

@@ -89,16 +89,18 @@ def previous_run(conn: sa.Connection, run_id: int, as_of: dt.date) -> RunSummary
     return None if found is None else summary(found)
 
 
-def filtered_by(query: ListQuery) -> tuple[bool, bool, bool, bool]:
+def filtered_by(query: ListQuery) -> tuple[bool, bool, bool, bool, bool]:
     return (query.csm_owner is not None, query.segment is not None, query.band is not None,
-            query.renewal_within_days is not None)
+            query.renewal_within_days is not None, query.scope is not None)
 
 
 @functools.lru_cache(maxsize=64)
-def list_statements(sort: str, owner: bool, segment: bool, band: bool, renewal: bool
-                    ) -> tuple[sa.Select[tuple[int]], sa.Select[Any]]:
+def list_statements(sort: str, owner: bool, segment: bool, band: bool, renewal: bool,
+                    scoped: bool = False) -> tuple[sa.Select[tuple[int]], sa.Select[Any]]:
     """(count, page) statements for one sort order and set of filters."""
     where = [_S.run_id == sa.bindparam("run_id")]
+    if scoped:
+        where.append(_S.csm_owner.in_(sa.bindparam("scope", expanding=True)))
     if owner:
         where.append(_S.csm_owner == sa.bindparam("csm_owner"))
     if segment:
@@ -127,6 +129,8 @@ def list_params(query: ListQuery, run: RunSummary) -> dict[str, Any]:
                               "offset": query.offset}
     if query.csm_owner is not None:
         params["csm_owner"] = query.csm_owner
+    if query.scope is not None:
+        params["scope"] = sorted(query.scope)
     if query.segment is not None:
         params["segment"] = query.segment
     if query.band is not None:

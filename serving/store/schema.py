@@ -9,7 +9,8 @@ family contributions are JSON in `score_reasons`, read only for one account's de
 is the evidence behind them (last NPS, open tickets, weekly usage) in `score_evidence`.
 `quarter_renewals` holds, per run, each account's renewal due in the run's quarter and its
 outcome then (renewed, churned or open), with the account facts the book filters use:
-churned accounts are no longer scored, so `scores` cannot supply them.
+churned accounts are no longer scored, so `scores` cannot supply them. `audit_events` is
+the audit log.
 """
 
 from __future__ import annotations
@@ -106,6 +107,21 @@ quarter_renewals = sa.Table(
     sa.Column("renewal_date", sa.Date, nullable=False),
     sa.Column("arr", sa.Float, nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
+)
+
+# Who did what, when (`serving.store.audit`): sign-ins, exports, reloads. Kept apart from
+# the runs, so pruning runs never removes it.
+audit_events = sa.Table(
+    "audit_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("client", sa.Text, nullable=False),
 )
 
 # The ranked list walks one run in rank order (risk or ARR at risk; ties by account, so

@@ -97,17 +97,19 @@ class BookFigures:
         self._lock = threading.Lock()
 
     def summary(self, run: RunSummary, *, csm_owner: str | None = None,
-                segment: str | None = None,
+                segment: str | None = None, scope: frozenset[str] | None = None,
                 renewal_window_days: int = RENEWAL_WINDOW_DAYS) -> BookSummary:
-        """The header figures of `run`, narrowed to one owner and/or segment when given."""
-        key = ("summary", run.id, run.created_at, csm_owner, segment, renewal_window_days)
+        """The header figures of `run`, narrowed to one owner and/or segment when given,
+        and always to the owners of `scope` (a book key's CSMs) when it is not None."""
+        key = ("summary", run.id, run.created_at, csm_owner, segment, scope,
+               renewal_window_days)
         return self._cached(key, lambda: summarise(
             self.store, run.id, run.as_of, csm_owner=csm_owner, segment=segment,
-            renewal_window_days=renewal_window_days))
+            scope=scope, renewal_window_days=renewal_window_days))
 
-    def choices(self, run: RunSummary) -> BookChoices:
-        return self._cached(("choices", run.id, run.created_at),
-                            lambda: choices(self.store, run.id))
+    def choices(self, run: RunSummary, scope: frozenset[str] | None = None) -> BookChoices:
+        return self._cached(("choices", run.id, run.created_at, scope),
+                            lambda: choices(self.store, run.id, scope))
 
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         with self._lock:
@@ -124,9 +126,10 @@ class BookFigures:
 
 def summarise(store: ScoreStore, run_id: int, as_of: dt.date, *,
               csm_owner: str | None = None, segment: str | None = None,
+              scope: frozenset[str] | None = None,
               renewal_window_days: int = RENEWAL_WINDOW_DAYS) -> BookSummary:
     """The header figures of run `run_id` (whose as_of is `as_of`), narrowed to one owner
-    and/or segment when given."""
+    and/or segment when given, and to the owners of `scope` when it is not None."""
     renewing = sa.and_(_S.renewal_date >= as_of,
                        _S.renewal_date <= as_of + dt.timedelta(days=renewal_window_days))
     high = _S.band == "high"
@@ -138,10 +141,10 @@ def summarise(store: ScoreStore, run_id: int, as_of: dt.date, *,
         sa.func.coalesce(sa.func.sum(_S.arr_at_risk), 0.0),
         sa.func.coalesce(sa.func.sum(sa.case((renewing, 1), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(sa.case((renewing, _S.arr), else_=0.0)), 0.0),
-    ).where(*_book(run_id, csm_owner, segment))
+    ).where(*_book(run_id, csm_owner, segment, scope))
     with _reading(store) as conn:
         row = conn.execute(statement).one()
-        quarter = _quarter(conn, run_id, as_of, csm_owner, segment)
+        quarter = _quarter(conn, run_id, as_of, csm_owner, segment, scope)
     accounts, arr, high_risk, high_arr, at_risk, renewals, renewals_arr = row
     return BookSummary(int(accounts), float(arr), int(high_risk), float(high_arr),
                        float(at_risk), int(renewals), float(renewals_arr), quarter,
@@ -149,7 +152,7 @@ def summarise(store: ScoreStore, run_id: int, as_of: dt.date, *,
 
 
 def _quarter(conn: sa.Connection, run_id: int, as_of: dt.date, csm_owner: str | None,
-             segment: str | None) -> QuarterRenewals:
+             segment: str | None, scope: frozenset[str] | None) -> QuarterRenewals:
     """This quarter's renewals of the book by status (see the module docstring)."""
     status = sa.case((_Q.outcome == "renewed", "renewed"), (_Q.outcome == "churned", "churned"),
                      (_S.band == "low", "no_risk"), else_="at_risk")
@@ -158,6 +161,8 @@ def _quarter(conn: sa.Connection, run_id: int, as_of: dt.date, csm_owner: str | 
         where.append(_Q.csm_owner == csm_owner)
     if segment is not None:
         where.append(_Q.segment == segment)
+    if scope is not None:
+        where.append(_Q.csm_owner.in_(sorted(scope)))
     statement = (sa.select(status, sa.func.count(), sa.func.coalesce(sa.func.sum(_Q.arr), 0.0))
                  .select_from(quarter_renewals.outerjoin(account_scores, sa.and_(
                      _S.run_id == _Q.run_id, _S.account_id == _Q.account_id)))
@@ -170,23 +175,29 @@ def _quarter(conn: sa.Connection, run_id: int, as_of: dt.date, csm_owner: str | 
     return QuarterRenewals(start.date(), (end - pd.Timedelta(days=1)).date(), counts, arr)
 
 
-def choices(store: ScoreStore, run_id: int) -> BookChoices:
-    """The distinct owners and segments of run `run_id` ('' included when some are blank)."""
+def choices(store: ScoreStore, run_id: int, scope: frozenset[str] | None = None
+            ) -> BookChoices:
+    """The distinct owners and segments of run `run_id` ('' included when some are blank),
+    of the owners in `scope` only when it is not None."""
+    where = _book(run_id, None, None, scope)
     with _reading(store) as conn:
         owners = conn.execute(sa.select(_S.csm_owner).distinct()
-                              .where(_S.run_id == run_id).order_by(_S.csm_owner)).scalars()
+                              .where(*where).order_by(_S.csm_owner)).scalars()
         owner_list = list(owners)
         segments = conn.execute(sa.select(_S.segment).distinct()
-                                .where(_S.run_id == run_id).order_by(_S.segment)).scalars()
+                                .where(*where).order_by(_S.segment)).scalars()
         return BookChoices(owner_list, list(segments))
 
 
-def _book(run_id: int, csm_owner: str | None, segment: str | None) -> list[Any]:
+def _book(run_id: int, csm_owner: str | None, segment: str | None,
+          scope: frozenset[str] | None) -> list[Any]:
     where: list[Any] = [_S.run_id == run_id]
     if csm_owner is not None:
         where.append(_S.csm_owner == csm_owner)
     if segment is not None:
         where.append(_S.segment == segment)
+    if scope is not None:
+        where.append(_S.csm_owner.in_(sorted(scope)))
     return where
 
 

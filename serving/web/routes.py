@@ -32,8 +32,18 @@ from fastapi.templating import Jinja2Templates
 
 from features.errors import ChurnlensError
 from features.settings import Settings
-from serving.auth import NotAuthenticatedError, PermissionDeniedError, Role, authenticate
+from serving.auth import (
+    KeyNoLongerValidError,
+    NotAuthenticatedError,
+    PermissionDeniedError,
+    Principal,
+    Role,
+    authenticate,
+    current_ring,
+    presented_key_id,
+)
 from serving.risk import Bands
+from serving.store.audit import AuditEvent, AuditLog
 from serving.store.models import MAX_PER_PAGE
 from serving.store.score_store import ScoreStore
 from serving.store.summary import BookFigures
@@ -146,9 +156,18 @@ def _render(request: Request, template: str, context: dict[str, Any],
     return response
 
 
+def _audit(request: Request, action: str, outcome: str, who: Principal | None = None, *,
+           key: str = "", target: str = "") -> None:
+    """Record a sign-in, sign-out or export; a refused key is named by its id only."""
+    presented = who.key_id if who else (presented_key_id(key) if key else "")
+    AuditLog(_store(request)).record(AuditEvent(
+        action, outcome, presented, who.role.value if who else "", who.label if who else "",
+        target, request.client.host if request.client else ""))
+
+
 def _session_of(request: Request) -> WebSession | None:
     return _web(request).sessions.read(request.cookies.get(SESSION_COOKIE),
-                                       request.app.state.keyring)
+                                       current_ring(request.app.state))
 
 
 def signed_in(request: Request) -> WebSession:
@@ -181,14 +200,16 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "",
             next_path: Annotated[str, Form(alias="next")] = "/") -> Response:
     """Exchange a viewer or admin key for a session cookie; the key goes no further."""
     target = safe_next(next_path)
-    ring = request.app.state.keyring
+    ring = current_ring(request.app.state)
     key = key.strip()
     try:
         if len(key) > MAX_KEY_LENGTH:
             raise NotAuthenticatedError("key too long")
         principal = authenticate(ring, key or None, {Role.viewer})
-    except NotAuthenticatedError:
-        if not ring:
+    except NotAuthenticatedError as exc:
+        if isinstance(exc, KeyNoLongerValidError):
+            error = exc.message[0].upper() + exc.message[1:] + "."
+        elif not ring:
             error = ("No API keys are configured on this server, so nobody can sign in. "
                      "Ask the operator to set CHURNLENS_API_KEYS_FILE (see "
                      "`churnlens keys --help`).")
@@ -197,12 +218,15 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "",
         else:
             error = ("That key is not recognised. Check that you copied the whole key, "
                      "or ask your churnlens operator for a viewer key.")
+        _audit(request, "sign_in", "refused", key=key, target=target)
         return _sign_in_form(request, target, error=error, status_code=401)
     except PermissionDeniedError:
         error = ("This is a scorer key: apps use it to request scores, and it cannot open "
                  "this page. Sign in with a viewer or admin key.")
+        _audit(request, "sign_in", "refused", key=key, target=target)
         return _sign_in_form(request, target, error=error, status_code=403)
     log.info("CSM page sign-in with %s key %s", principal.role, principal.key_id)
+    _audit(request, "sign_in", "ok", principal, target=target)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, _web(request).sessions.issue(principal))
     return response
@@ -217,6 +241,9 @@ def _sign_in_form(request: Request, target: str, *, error: str | None = None,
 
 @router.post("/sign-out")
 def sign_out(request: Request) -> Response:
+    session = _session_of(request)
+    if session is not None:
+        _audit(request, "sign_out", "ok", session.principal)
     _web(request).sessions.end(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     clear_session_cookie(response, request)
@@ -233,16 +260,18 @@ def accounts_page(request: Request, session: Session, sort: str | None = None,
     """The latest run's accounts, ranked and filtered, 50 a page, with the book's figures."""
     filters, problems = views.parse_filters(sort, owner, segment, band, renewal, page)
     store = _store(request)
-    listed = store.ranked(filters.query())
+    scope = session.principal.scope
+    listed = store.ranked(filters.query(scope))
     context: dict[str, Any] = {"filters": filters, "problems": problems, "listed": listed,
                                "bands": _web(request).bands}
     if listed.run is not None:
         run = listed.run
         figures = _web(request).figures_of(store)
         context |= {
-            "summary": figures.summary(run, csm_owner=filters.owner, segment=filters.segment),
+            "summary": figures.summary(run, csm_owner=filters.owner, segment=filters.segment,
+                                       scope=scope),
             "known_through": run.as_of - dt.timedelta(days=1),  # as_of itself is not seen
-            "choices": figures.choices(run),
+            "choices": figures.choices(run, scope),
             "has_previous": len(store.runs(limit=2)) > 1,
             # The figures describe the book (owner and segment); their links keep only those.
             "book": dataclasses.replace(filters, band=None, renewal_within_days=None, page=1),
@@ -262,7 +291,7 @@ def export_csv(request: Request, session: Session, sort: str | None = None,
         return Response(" ".join(problems) + "\n", status_code=422,
                         media_type="text/plain; charset=utf-8", headers=PAGE_HEADERS)
     store = _store(request)
-    query = filters.query(page=1, per_page=MAX_PER_PAGE)
+    query = filters.query(session.principal.scope, page=1, per_page=MAX_PER_PAGE)
     listed = store.ranked(query)
     items = list(listed.items)
     if listed.run is not None:
@@ -273,6 +302,8 @@ def export_csv(request: Request, session: Session, sort: str | None = None,
     csv.writer(buffer).writerows(views.export_rows(items))
     day = listed.run.as_of.isoformat() if listed.run else "none"
     log.info("CSM page export of %d accounts by key %s", len(items), session.key_id)
+    _audit(request, "export", "ok", session.principal,
+           target=f"{len(items)} accounts: {filters.url('/export.csv', page=1)}")
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
         **PAGE_HEADERS,
         "Content-Disposition": f'attachment; filename="churnlens-accounts-{day}.csv"'})
@@ -290,7 +321,7 @@ def account_page(request: Request, account_id: str, session: Session,
         back_to = "/"
     store = _store(request)
     detail = store.account(account_id, history=HISTORY_RUNS)
-    if detail is None:
+    if detail is None or not session.principal.sees(detail.latest.csm_owner):
         message = (f"No stored score for account “{account_id}”. Check the id, or run "
                    f"`churnlens score` if the account is new.")
         return _render(request, "error.html", {"heading": "Account not found",

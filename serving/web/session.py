@@ -8,8 +8,8 @@ The key itself is never stored, logged, echoed or put in a URL.
 The cookie is HttpOnly (no script reads it), SameSite=Lax, Secure when the page is served
 over HTTPS, and lasts `SESSION_SECONDS`; the signature's timestamp enforces the same
 expiry on the server, whatever the browser keeps. A session also ends when its key leaves
-the key ring, and at sign-out: signed-out cookies are refused until they would have
-expired anyway.
+the key ring, expires or is revoked, and at sign-out: signed-out cookies are refused until
+they would have expired anyway.
 
 CSRF: the only state-changing requests are the sign-in and sign-out POSTs, and every
 other page is a read-only GET. A SameSite=Lax cookie is not sent on cross-site POSTs, so
@@ -43,10 +43,17 @@ _PAGE_ROLES = frozenset({Role.viewer, Role.admin})
 
 @dataclass(frozen=True)
 class WebSession:
-    """Who is signed in: the key's role and id (never the key)."""
+    """Who is signed in: the key's role, id (never the key), label and book, read from the
+    key ring on every request so a changed book or a revoked key applies at once."""
 
     role: Role
     key_id: str
+    label: str = ""
+    book: frozenset[str] | None = None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.role, self.key_id, self.label, self.book)
 
 
 class SignInRequired(Exception):
@@ -87,10 +94,10 @@ class SessionSigner:
         role, key_id = data.get("role"), data.get("key_id")
         if role not in {r.value for r in _PAGE_ROLES} or not isinstance(key_id, str):
             return None
-        session = WebSession(Role(role), key_id)
-        if (session.role, session.key_id) not in ring.key_ids:
+        grant = ring.usable(key_id)
+        if grant is None or grant.role.value != role:
             return None
-        return session
+        return WebSession(grant.role, grant.key_id, grant.label, grant.book)
 
     def end(self, token: str | None) -> None:
         """Refuse this cookie from now on (sign-out), remembering it only until it expires."""

@@ -50,10 +50,13 @@ class Filters:
     renewal_within_days: int | None = None
     page: int = 1
 
-    def query(self, page: int | None = None, per_page: int = PER_PAGE) -> ListQuery:
+    def query(self, scope: frozenset[str] | None, page: int | None = None,
+              per_page: int = PER_PAGE) -> ListQuery:
+        """The store query of these filters within `scope` (a book key's CSMs)."""
         return ListQuery(sort=self.sort, csm_owner=self.owner, segment=self.segment,
                          band=self.band, renewal_within_days=self.renewal_within_days,
-                         page=self.page if page is None else page, per_page=per_page)
+                         page=self.page if page is None else page, per_page=per_page,
+                         scope=scope)
 
     @property
     def narrowing(self) -> int:

@@ -90,9 +90,10 @@ def test_keys_demo_writes_owner_only_plain_keys_and_a_hashed_file(run_cli,
     assert again.code == 0 and f"Bearer {plain['viewer']}" in again.out  # keys are kept
 
 
-def test_keys_new_prints_a_key_and_its_file_line(run_cli):
+def test_keys_new_prints_the_key_once_and_files_only_its_hash(run_cli, isolated_settings):
     result = run_cli("keys", "new", "scorer")
-    assert result.code == 0
+    assert result.code == 0, result.err
     key = result.out.splitlines()[0].removeprefix("key:").strip()
-    line = result.out.splitlines()[1].removeprefix("file:").strip()
-    assert line.startswith("scorer:") and key not in line
+    written = (isolated_settings.home / "api-keys.txt").read_text()
+    assert written.startswith("scorer:") and key not in written
+    assert KeyRing.from_file(isolated_settings.home / "api-keys.txt").role_of(key) is Role.scorer

@@ -28,7 +28,7 @@ def test_filters_round_trip_through_the_query_string():
     filters, problems = parse_filters("arr_at_risk", "Ana Silva", UNASSIGNED, "high", "90", "3")
     assert problems == []
     assert filters == Filters("arr_at_risk", "Ana Silva", "", "high", 90, 3)
-    query = filters.query()
+    query = filters.query(None)
     assert (query.csm_owner, query.segment, query.band, query.renewal_within_days,
             query.page, query.per_page) == ("Ana Silva", "", "high", 90, 3, 50)
     assert parse_filters(**{"sort": "arr_at_risk", "owner": "Ana Silva",
