@@ -7,8 +7,12 @@ store and key ring as the API (`app.state.store`, `app.state.keyring`): the list
 store's paged query, so a 10,000-account run costs a handful of indexed queries a page.
 
 People sign in with a viewer or admin key, exchanged for a session cookie
-(`serving.web.session` explains the cookie, its expiry and why SameSite=Lax is the CSRF
-defence here). Every other page redirects (303) to sign-in without a valid session.
+(`serving.web.session` explains the cookie and its expiry); a book key's session sees only
+its CSMs' accounts, and another book's account page is a 404 like an unknown one. Both
+POST forms carry a CSRF token (`serving.web.csrf`) and failed sign-ins are slowed down
+(`serving.web.throttle`). Every other page redirects (303) to sign-in without a valid
+session. Every page sends a Content-Security-Policy (nothing from elsewhere, no framing),
+a Referrer-Policy and no-store caching (`PAGE_HEADERS`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from serving.store.audit import AuditEvent, AuditLog
 from serving.store.models import MAX_PER_PAGE
 from serving.store.score_store import ScoreStore
 from serving.store.summary import BookFigures
-from serving.web import charts, views
+from serving.web import charts, csrf, views
 from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -58,6 +62,7 @@ from serving.web.session import (
     safe_next,
     set_session_cookie,
 )
+from serving.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,7 @@ class WebPage:
     sessions: SessionSigner
     bands: Bands
     figures: BookFigures | None = None  # made for the store the lifespan opens
+    throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
 
     def figures_of(self, store: ScoreStore) -> BookFigures:
         if self.figures is None or self.figures.store is not store:
@@ -151,8 +157,10 @@ def _store(request: Request) -> ScoreStore:
 def _render(request: Request, template: str, context: dict[str, Any],
             status_code: int = 200, session: WebSession | None = None) -> Response:
     response = _web(request).templates.TemplateResponse(
-        request, template, {"session": session, **context}, status_code=status_code)
+        request, template, {"session": session, "csrf": csrf.token(request), **context},
+        status_code=status_code)
     response.headers.update(PAGE_HEADERS)
+    csrf.remember(request, response)
     return response
 
 
@@ -197,9 +205,27 @@ def sign_in_page(request: Request,
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, key: Annotated[str, Form()] = "",
-            next_path: Annotated[str, Form(alias="next")] = "/") -> Response:
-    """Exchange a viewer or admin key for a session cookie; the key goes no further."""
+            next_path: Annotated[str, Form(alias="next")] = "/",
+            token: Annotated[str, Form(alias=csrf.CSRF_FIELD)] = "") -> Response:
+    """Exchange a viewer or admin key for a session cookie; the key goes no further.
+
+    Repeated failures from one address are slowed down (`serving.web.throttle`): while
+    it is locked out the key is not even checked.
+    """
     target = safe_next(next_path)
+    client = request.client.host if request.client else ""
+    throttle = _web(request).throttle
+    wait = throttle.wait(client)
+    if wait > 0:
+        seconds = max(1, round(wait))
+        response = _sign_in_form(request, target, status_code=429, error=(
+            f"Too many failed sign-ins from your address. Wait {seconds} seconds, then "
+            "sign in again."))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    if not csrf.is_genuine(request, token):
+        return _sign_in_form(request, target, status_code=403, error=(
+            "This sign-in form expired or was sent from another site. Sign in again here."))
     ring = current_ring(request.app.state)
     key = key.strip()
     try:
@@ -219,12 +245,14 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "",
             error = ("That key is not recognised. Check that you copied the whole key, "
                      "or ask your churnlens operator for a viewer key.")
         _audit(request, "sign_in", "refused", key=key, target=target)
+        throttle.failed(client)
         return _sign_in_form(request, target, error=error, status_code=401)
     except PermissionDeniedError:
         error = ("This is a scorer key: apps use it to request scores, and it cannot open "
                  "this page. Sign in with a viewer or admin key.")
         _audit(request, "sign_in", "refused", key=key, target=target)
         return _sign_in_form(request, target, error=error, status_code=403)
+    throttle.succeeded(client)
     log.info("CSM page sign-in with %s key %s", principal.role, principal.key_id)
     _audit(request, "sign_in", "ok", principal, target=target)
     response = RedirectResponse(target, status_code=303)
@@ -240,8 +268,14 @@ def _sign_in_form(request: Request, target: str, *, error: str | None = None,
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+def sign_out(request: Request,
+             token: Annotated[str, Form(alias=csrf.CSRF_FIELD)] = "") -> Response:
     session = _session_of(request)
+    if not csrf.is_genuine(request, token):
+        return _render(request, "error.html", {
+            "heading": "Not signed out",
+            "message": "The sign-out form expired or was sent from another site; use the "
+                       "Sign out button on this page.", "back": "/"}, 403, session)
     if session is not None:
         _audit(request, "sign_out", "ok", session.principal)
     _web(request).sessions.end(request.cookies.get(SESSION_COOKIE))

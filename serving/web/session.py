@@ -11,11 +11,9 @@ expiry on the server, whatever the browser keeps. A session also ends when its k
 the key ring, expires or is revoked, and at sign-out: signed-out cookies are refused until
 they would have expired anyway.
 
-CSRF: the only state-changing requests are the sign-in and sign-out POSTs, and every
-other page is a read-only GET. A SameSite=Lax cookie is not sent on cross-site POSTs, so
-another site cannot act with a signed-in person's session; signing someone in as a
-stranger would need the stranger's own viewer key and gives read access only. That is
-enough here, so there are no CSRF tokens.
+CSRF: the only state-changing requests are the sign-in and sign-out POSTs; every other
+page is a read-only GET. A SameSite=Lax cookie is not sent on cross-site POSTs, and both
+forms also carry a double-submit token (`serving.web.csrf`).
 
 The signing secret is the `session_secret` setting. `churnlens serve` draws a random one
 per start when it is unset and hands it to every worker, so a cookie signed by one

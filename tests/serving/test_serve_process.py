@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from api_keys import KEYS, auth
+from web_support import form_token
 
 from serving.batch import run_batch
 from serving.risk import Bands
@@ -64,9 +65,14 @@ def _sign_in(port: int) -> str:
     """Sign in on the CSM page with the viewer key; returns the session cookie."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
+        conn.request("GET", "/sign-in")
+        form = conn.getresponse()
+        token = form_token(form.read().decode())
+        cookie = (form.getheader("Set-Cookie") or "").split(";")[0]
         conn.request("POST", "/sign-in",
-                     urllib.parse.urlencode({"key": KEYS["viewer"], "next": "/"}),
-                     {"Content-Type": "application/x-www-form-urlencoded"})
+                     urllib.parse.urlencode({"key": KEYS["viewer"], "next": "/",
+                                             "csrf": token}),
+                     {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
         response = conn.getresponse()
         response.read()
         assert response.status == 303, response.status

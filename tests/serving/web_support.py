@@ -122,3 +122,22 @@ def assert_reasons_match(on_page: list[tuple[str, str, str]], api_reasons: list[
     for family in {r[1] for r in expected}:
         assert [r for r in on_page if r[1] == family] == [r for r in expected
                                                           if r[1] == family]
+
+
+_CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = _CSRF_FIELD.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def post_form(client: Any, path: str, data: dict[str, str], page: str = "/sign-in") -> Any:
+    """POST a page form as a browser would: open `page` first (its token and cookie); a
+    page that redirects (sign-in when signed in) leaves the token of the cookie."""
+    opened = client.get(page)
+    token = form_token(opened.text) if opened.status_code == 200 else client.cookies.get(
+        "churnlens_csrf")
+    return client.post(path, data={**data, "csrf": token or ""})

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from web_support import all_api_rows, scored_store
+from web_support import all_api_rows, post_form, scored_store
 
 from features.settings import Settings, use_settings
 from serving.api import create_app
@@ -87,7 +87,7 @@ def _api(client: TestClient, who: str, method: str, path: str, **kwargs) -> int:
 
 def _page(client: TestClient, who: str, path: str):
     client.cookies.clear()
-    signed = client.post("/sign-in", data={"key": KEYS[who], "next": "/"})
+    signed = post_form(client, "/sign-in", {"key": KEYS[who], "next": "/"})
     if signed.status_code != 303:
         return signed
     return client.get(path)
@@ -171,8 +171,8 @@ def test_lists_and_exports_hold_exactly_the_book(client, owners, who):
 def test_sign_ins_exports_and_reloads_are_audited(client, run_cli, store,
                                                    isolated_settings):
     client.cookies.clear()
-    assert client.post("/sign-in", data={"key": "wrong-key-0123456789abcdef"}
-                       ).status_code == 401
+    assert post_form(client, "/sign-in", {"key": "wrong-key-0123456789abcdef"}
+                     ).status_code == 401
     _page(client, "book", "/export.csv")
     assert _api(client, "admin", "POST", "/v1/admin/reload") == 200
     use_settings(isolated_settings.model_copy(

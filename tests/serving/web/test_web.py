@@ -22,6 +22,7 @@ from web_support import (
     keyring_of_test_keys,
     listed_ids,
     page_reasons,
+    post_form,
     scored_store,
 )
 
@@ -73,7 +74,7 @@ def client(make_client, page_store) -> TestClient:
 
 
 def sign_in(client: TestClient, role: str = "viewer", next_path: str = "/"):
-    return client.post("/sign-in", data={"key": KEYS[role], "next": next_path})
+    return post_form(client, "/sign-in", {"key": KEYS[role], "next": next_path})
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_a_scorer_key_cannot_sign_in(client):
 
 @pytest.mark.parametrize("key", ["not-a-key-0123456789", "", "x" * 5000])
 def test_a_wrong_or_missing_key_is_refused(client, key):
-    response = client.post("/sign-in", data={"key": key})
+    response = post_form(client, "/sign-in", {"key": key})
     assert response.status_code == 401
     assert "set-cookie" not in response.headers
     assert "not recognised" in response.text or "Enter your API key" in response.text
@@ -149,7 +150,7 @@ def test_a_wrong_or_missing_key_is_refused(client, key):
 
 def test_a_server_without_keys_says_so_on_sign_in(make_client, page_store):
     client = make_client(page_store, keyring=KeyRing())
-    response = client.post("/sign-in", data={"key": KEYS["viewer"]})
+    response = post_form(client, "/sign-in", {"key": KEYS["viewer"]})
     assert response.status_code == 401 and "No API keys are configured" in response.text
 
 
@@ -205,7 +206,7 @@ def test_sign_in_redirects_only_within_the_site(client):
 
 def test_sign_out_ends_the_session(signed_in):
     value = signed_in.cookies[SESSION_COOKIE]
-    response = signed_in.post("/sign-out")
+    response = post_form(signed_in, "/sign-out", {}, page="/")
     assert response.status_code == 303 and response.headers["location"].startswith("/sign-in")
     cleared = response.headers["set-cookie"]
     assert cleared.startswith(f"{SESSION_COOKIE}=") and "Max-Age=0" in cleared
@@ -226,9 +227,9 @@ def test_the_key_never_reaches_a_log_a_url_or_a_page(client, caplog):
             page = client.get(response.headers["location"])
             seen += [page.text, str(page.headers), str(page.url)]
             seen.append(client.get("/export.csv").text)
-            client.post("/sign-out")
+            post_form(client, "/sign-out", {}, page="/")
     wrong = "wrong-key-0123456789abcdef"
-    response = client.post("/sign-in", data={"key": wrong})
+    response = post_form(client, "/sign-in", {"key": wrong})
     seen += [response.text, str(response.headers)]
     logged = [record.getMessage() for record in caplog.records]
     assert any("sign-in" in line for line in logged)
