@@ -73,3 +73,9 @@ class DataContractError(ChurnlensError):
             f"The source data breaks the data contract ({n} problem{'s' if n != 1 else ''}); "
             f"nothing was written.\n{body}"
         )
+
+
+class DiskFullError(ChurnlensError):
+    """A write ran out of disk space (or quota); what it was writing was left as it was."""
+
+    http_status = 507  # Insufficient Storage

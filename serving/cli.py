@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from features import cli as features_cli
+from features.atomic import disk_full_error, is_disk_full
 from features.errors import ChurnlensError
 from serving import commands as serving_commands
 from training import cli as training_cli
@@ -54,9 +55,21 @@ serving_commands.register(app)
 
 
 def main() -> None:
-    """Entry point: run the app and turn churnlens errors into a message and an exit code."""
+    """Entry point: run the app and turn churnlens errors into a message and an exit code.
+
+    A full disk can stop any write, also those of libraries (MLflow, the simulator's
+    exports) that no churnlens writer wraps; it is one line saying so, not a traceback.
+    """
     try:
         app()
     except ChurnlensError as exc:
         typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path.cwd()
+        error = disk_full_error(where, "the command's output", untouched=False)
+        typer.secho(f"error: {error.message} ({exc.strerror or exc})", err=True,
+                    fg=typer.colors.RED)
+        raise SystemExit(error.exit_code) from None

@@ -36,6 +36,15 @@ class RegistryError(ChurnlensError):
     http_status = 404
 
 
+class RegistryUnavailableError(RegistryError):
+    """The registry could not be asked at all (down, unreachable, refusing)."""
+
+    http_status = 503
+
+# What the registry says when the thing asked for does not exist (an alias, a version).
+_MISSING = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
 @dataclass(frozen=True)
 class PromotionDecision:
     promote: bool
@@ -47,12 +56,27 @@ class PromotionDecision:
 
 
 def champion_version(client: MlflowClient) -> ModelVersion | None:
+    """The champion's version; None only when the registry says there is none.
+
+    A registry that cannot be reached is a RegistryError, never "no champion": the gate
+    would otherwise promote a challenger unopposed, and serving would see no alias.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-    except MlflowException:
+    except MlflowException as exc:
+        _raise_unless_missing(exc, client)
         return None
+
+
+def _raise_unless_missing(exc: Exception, client: MlflowClient) -> None:
+    """Re-raise an MLflow failure as a RegistryError unless it says "no such thing"."""
+    if getattr(exc, "error_code", None) in _MISSING:
+        return
+    raise RegistryUnavailableError(
+        f"The MLflow registry did not answer ({exc}). Check that it is up and that "
+        "MLFLOW_TRACKING_URI points to it (unset, the workspace's own is used).") from exc
 
 
 def ensure_registered_model(client: MlflowClient) -> None:
@@ -188,7 +212,8 @@ def list_versions(client: MlflowClient) -> list[dict[str, str]]:
 
     try:
         registered = client.get_registered_model(MODEL_NAME)
-    except MlflowException:
+    except MlflowException as exc:
+        _raise_unless_missing(exc, client)
         return []
     # Version search leaves aliases empty; the registered model holds them.
     aliases: dict[str, list[str]] = {}
@@ -210,7 +235,8 @@ def _alias_version(client: MlflowClient, alias: str) -> ModelVersion:
 
     try:
         return client.get_model_version_by_alias(MODEL_NAME, alias)
-    except MlflowException:
+    except MlflowException as exc:
+        _raise_unless_missing(exc, client)
         raise RegistryError(f"No model version has the alias {alias!r}. Train one with "
                             f"`churnlens train`.") from None
 
@@ -220,7 +246,8 @@ def _check_version(client: MlflowClient, version: str) -> None:
 
     try:
         client.get_model_version(MODEL_NAME, str(version))
-    except MlflowException:
+    except MlflowException as exc:
+        _raise_unless_missing(exc, client)
         raise RegistryError(f"Model {MODEL_NAME!r} has no version {version}. "
                             f"`churnlens models` lists the versions.") from None
 

@@ -32,11 +32,16 @@ _QUIET = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",
     "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # An unreachable tracking server: MLflow's defaults (7 retries, doubling backoff,
+    # 120 s timeout) block a call for about 4 minutes; these fail within about 30 s.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 
 
 def quiet_mlflow() -> None:
-    """No telemetry lookups and no INFO chatter; call before `import mlflow`."""
+    """No telemetry lookups, no INFO chatter and bounded HTTP retries; call before
+    `import mlflow`. Each is a default: the environment's own setting wins."""
     for name, value in _QUIET.items():
         os.environ.setdefault(name, value)
 

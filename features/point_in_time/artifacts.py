@@ -3,8 +3,8 @@
 `training_sets/<name>/<content-hash>.parquet` holds the frame; `<content-hash>.manifest.json`
 beside it holds the spec, the sources' fingerprints, row and label counts, the label rate
 per month, the key and model features, categorical levels and the catalog version. Both
-are written to a temporary file and renamed, so a reader never sees half a file, and the
-manifest goes last: a Parquet file without one is an interrupted write.
+are written to temporary files and only then renamed, the manifest last, so a reader never
+sees half a file: a Parquet file without its manifest is an interrupted write.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.atomic import atomic_write
+from features.atomic import atomic_write_all
 from features.errors import SourceNotFoundError
 from features.point_in_time.catalog import CATALOG_VERSION, key_features_in
 from features.point_in_time.spec import TrainingSetSpec
@@ -53,9 +53,12 @@ def write_training_set(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sour
         out = home / "training_sets" / spec.name / f"{digest}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(frame, spec, sources, digest)
-    atomic_write(out, lambda path: frame.to_parquet(path, index=False))
-    atomic_write(manifest_path(out),
-                  lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n"))
+    # Both written before either is renamed: a full disk leaves the old pair, or none.
+    atomic_write_all([
+        (out, lambda path: frame.to_parquet(path, index=False)),
+        (manifest_path(out),
+         lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
+    ])
     return out
 
 

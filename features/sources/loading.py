@@ -23,7 +23,12 @@ from features.errors import ChurnlensError, DataContractError, Violation
 from features.sources.contract import TABLES, Table
 from features.sources.coverage import coverage_warning, label_end, table_ends
 from features.sources.parsing import parse_table
-from features.sources.readers import RawSources, parse_data_end, read_location
+from features.sources.readers import (
+    RawSources,
+    parse_data_end,
+    read_location,
+    stated_data_end,
+)
 from features.sources.usage_reach import UsageReach
 from features.sources.validation import (
     check_accounts_known,
@@ -35,6 +40,7 @@ from features.sources.validation import (
 log = logging.getLogger(__name__)
 
 ACTIVITY_TABLES = ("usage_events", "tickets", "surveys", "csm_notes")
+SEPARATORS = (";", "\t", "|")  # what spreadsheets save "CSV" with in some locales
 
 
 @dataclass
@@ -125,7 +131,8 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
     databases are still read and checked whole).
     """
     timings = {} if timings is None else timings
-    explicit_end = parse_data_end(data_end) if data_end is not None else None
+    explicit_end = (stated_data_end(data_end, "The data end (--data-end)")
+                    if data_end is not None else None)
     raw = read_location(location, usage_reach, explicit_end)
     violations: list[Violation] = _missing_tables(raw)
     frames: dict[str, pd.DataFrame] = {}
@@ -189,10 +196,14 @@ def _missing_tables(raw: RawSources) -> list[Violation]:
 
 def _missing_columns(table: Table, missing: list[str], present: pd.Index) -> Violation:
     have = ", ".join(map(str, present)) or "no columns"
-    return Violation(
-        table.name, ", ".join(missing), "required column(s) missing",
-        f"add the column(s) {', '.join(missing)}; the table has: {have}",
-    )
+    fix = f"add the column(s) {', '.join(missing)}; the table has: {have}"
+    # One column whose name holds the others: a CSV file saved with another separator.
+    if len(present) == 1:
+        separator = next((s for s in SEPARATORS if s in str(present[0])), None)
+        if separator is not None:
+            fix = (f"the header looks separated by {separator!r}, not commas: save the file "
+                   f"as comma-separated CSV; the table has: {have}")
+    return Violation(table.name, ", ".join(missing), "required column(s) missing", fix)
 
 
 def _warn_unknown_columns(table: Table, present: pd.Index, origin: str) -> None:

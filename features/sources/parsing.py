@@ -29,14 +29,17 @@ TEXT_KINDS = frozenset({Kind.ID, Kind.TEXT, Kind.CATEGORY})
 TIMESTAMP_DTYPE = "datetime64[ns, UTC]"
 _EARLIEST = pd.Timestamp.min.tz_localize("UTC")  # the range of TIMESTAMP_DTYPE
 _LATEST = pd.Timestamp.max.tz_localize("UTC")
+# The largest magnitude each number kind stores (float32, Int32); beyond it, unparseable.
+_LIMITS = {Kind.SMALL_FLOAT: float(np.finfo(np.float32).max),
+           Kind.INT: float(np.iinfo(np.int32).max)}
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 
 _FIXES = {
     Kind.TIMESTAMP: "write timestamps in ISO 8601, e.g. 2024-03-05 or 2024-03-05T14:30:00Z",
     Kind.FLOAT: "write plain numbers with a dot as decimal separator and no currency signs",
-    Kind.SMALL_FLOAT: "write plain numbers with a dot as decimal separator",
-    Kind.INT: "write whole numbers",
+    Kind.SMALL_FLOAT: "write plain numbers with a dot as decimal separator (at most 3.4e38)",
+    Kind.INT: "write whole numbers (at most 2147483647)",
     Kind.BOOL: "write true/false (or 1/0, yes/no)",
 }
 
@@ -104,9 +107,11 @@ def _parse_column(col: Column, values: pd.Series) -> tuple[pd.Series, pd.Series]
     if col.kind in TEXT_KINDS and has_text_values(values):
         # Ids and categories repeat: parse each distinct text once, then spread it back.
         return by_distinct_value(values, lambda distinct: _parse_values(col, distinct))
-    if col.kind is Kind.TIMESTAMP and _is_typed(values):
-        # Already dates: nothing is unparseable and nothing needs the text round trip.
-        return to_utc(values), pd.Series(False, index=values.index)
+    if col.kind is Kind.TIMESTAMP and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        # Already dates: no text round trip. Only dates beyond the nanosecond range a
+        # timestamp is stored in (Parquet keeps microseconds: year 1 or 3000) are bad.
+        parsed = to_utc(values)
+        return parsed, values.notna() & parsed.isna()
     return _parse_values(col, values)
 
 
@@ -129,11 +134,10 @@ def _parse_values(col: Column, values: pd.Series) -> tuple[pd.Series, pd.Series]
     if col.kind is Kind.TIMESTAMP:
         parsed = to_utc(values)
     elif col.kind in (Kind.FLOAT, Kind.SMALL_FLOAT, Kind.INT):
-        parsed = pd.to_numeric(values, errors="coerce")
+        parsed = _to_number(values, _LIMITS.get(col.kind))
         if col.kind is Kind.INT:
             fractional = parsed.notna() & (parsed % 1 != 0)
             parsed = parsed.mask(fractional)
-        parsed = parsed.mask(~np.isfinite(parsed.astype(float)))
     elif col.kind is Kind.BOOL:
         parsed = _to_bool(values)
     else:
@@ -143,16 +147,39 @@ def _parse_values(col: Column, values: pd.Series) -> tuple[pd.Series, pd.Series]
 
 
 def to_utc(values: pd.Series) -> pd.Series:
-    """Timestamps as UTC; naive ones are taken to be UTC already."""
+    """Timestamps as UTC; naive ones are taken to be UTC already. Dates that do not fit
+    the stored nanosecond range (years such as 1 or 3000) become missing."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC").astype(TIMESTAMP_DTYPE)
-    text = values.astype("str").str.strip()
-    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    # Years such as -3 or 1 parse but do not fit nanoseconds: unparseable, like any typo.
+        parsed = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
+        parsed = values.dt.tz_localize("UTC")
+    else:
+        text = values.astype("str").str.strip()
+        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    # Parsed text and Parquet's microseconds reach years that do not fit nanoseconds:
+    # unparseable, like any typo (casting them would raise instead).
     representable = parsed.isna() | ((parsed >= _EARLIEST) & (parsed <= _LATEST))
     return parsed.where(representable).astype(TIMESTAMP_DTYPE)
+
+
+def _to_number(values: pd.Series, limit: float | None) -> pd.Series:
+    """Numbers as floats; anything else, and numbers beyond `limit`, missing.
+
+    Booleans and dates are not numbers even though numpy would count them (True as 1, a
+    date as its nanoseconds); as CSV text they do not parse either, so a typed Parquet
+    column gives what its CSV export gives. Text and mixed values parse as text. A value
+    too large for the stored type would otherwise turn into infinity or wrap around.
+    """
+    dtype = values.dtype
+    if (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype)):
+        return pd.Series(np.nan, index=values.index, dtype="float64")
+    if pd.api.types.is_object_dtype(dtype):
+        # Python objects (Parquet decimals, booleans with gaps) parse as their text.
+        values = values.astype("str").where(values.notna())
+    parsed = pd.to_numeric(values, errors="coerce").astype("float64")
+    within = np.isfinite(parsed) if limit is None else parsed.abs() <= limit
+    return parsed.where(within)
 
 
 def _to_bool(values: pd.Series) -> pd.Series:

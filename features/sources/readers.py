@@ -15,9 +15,12 @@ before a row can be placed in time, and usage large enough to matter comes as Pa
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATASET_FILE = "dataset.json"
+# The days a stated data end may name: windows and grace periods run past it, and
+# timestamps are stored in nanoseconds, which end in 2262.
+FIRST_DAY = pd.Timestamp("1900-01-01", tz="UTC")
+LAST_DAY = pd.Timestamp("2199-12-31", tz="UTC")
 SUFFIXES = (".parquet", ".csv")
 
 
@@ -117,15 +124,35 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         # Read every column as text: parsing types is `parsing`'s job, with row numbers.
         # Only empty cells are missing: "NA" is North America and "None" may be a name.
-        return pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False,
-                           na_values=[""])
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False,
+                            na_values=[""])
+        _refuse_repeated_columns(path, _csv_header(path))
+        return frame
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(
             f"{path} is not a readable CSV file ({exc}). Save it as UTF-8 CSV with a header "
             f"row and one record per line."
         ) from exc
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row's names as written: pandas renames a repeated `a` to `a.1`, which
+    would hide that the file names a column twice."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return [name.strip() for name in next(csv.reader(handle), [])]
+
+
+def _refuse_repeated_columns(path: Path, names: list[str]) -> None:
+    """Two columns of one name leave it unclear which one holds the table's values."""
+    counts = Counter(name for name in names if name)
+    repeated = sorted(name for name, n in counts.items() if n > 1)
+    if repeated:
+        raise ConfigError(
+            f"{path} has more than one column named {', '.join(map(repr, repeated))}; keep "
+            f"one column of each name (rename or delete the others) and load it again."
+        )
 
 
 def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
@@ -144,19 +171,29 @@ def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
     """
     try:
         arrow = _read_arrow(path, table)
+    except ConfigError:
+        raise
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise ConfigError(
             f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
             f"table as CSV instead."
         ) from exc
+    import pyarrow as pa
+
     trim = None
     if reach is not None:
         from features.sources.usage_reach import trim_usage
 
         trim = trim_usage(arrow, reach, data_end)
-    if trim is None:
-        return arrow.to_pandas().reset_index(drop=True), None, None
-    frame = arrow.filter(trim.keep).to_pandas()
+    try:
+        if trim is None:
+            return arrow.to_pandas().reset_index(drop=True), None, None
+        frame = arrow.filter(trim.keep).to_pandas()
+    except pa.ArrowException as exc:  # e.g. bytes that are no UTF-8 in a text column
+        raise ConfigError(
+            f"{path} has a column pandas cannot read ({exc}). Re-export it with text "
+            f"columns as UTF-8 strings, or save the table as CSV instead."
+        ) from exc
     frame.index = pd.Index(np.flatnonzero(trim.keep))
     return frame, trim.first_day, arrow.num_rows
 
@@ -167,30 +204,80 @@ def _read_arrow(path: Path, table: Table) -> pa.Table:
 
     text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
     schema = pq.read_schema(path)
+    _refuse_repeated_columns(path, list(schema.names))
     dictionary = [f.name for f in schema
                   if f.name in text and (pa.types.is_string(f.type)
                                          or pa.types.is_large_string(f.type)
                                          or pa.types.is_string_view(f.type))]
-    return pq.read_table(path, read_dictionary=dictionary or None, use_pandas_metadata=True,
+    read = pq.read_table(path, read_dictionary=dictionary or None, use_pandas_metadata=True,
                          memory_map=True)
+    # Parquet does not check that text is UTF-8; a damaged page would raise deep inside
+    # parsing instead. A full check is a scan of the values (milliseconds per million rows).
+    read.validate(full=True)
+    return _bytes_as_text(path, read, set(table.column_names))
+
+
+def _bytes_as_text(path: Path, read: pa.Table, contract: set[str]) -> pa.Table:
+    """Contract columns stored as bytes, as the UTF-8 text every contract column is read
+    as; bytes that are not UTF-8 are refused here, naming the column, rather than failing
+    in parsing."""
+    import pyarrow as pa
+
+    for at, field in enumerate(read.schema):
+        if field.name in contract and (pa.types.is_binary(field.type)
+                                       or pa.types.is_large_binary(field.type)
+                                       or pa.types.is_fixed_size_binary(field.type)):
+            try:
+                read = read.set_column(at, field.name, read.column(at).cast(pa.string()))
+            except pa.ArrowInvalid as exc:
+                raise ConfigError(
+                    f"{path}: column {field.name} holds bytes that are not UTF-8 text "
+                    f"({exc}). Re-export it with {field.name} as UTF-8 strings."
+                ) from exc
+    return read
 
 
 def _stated_data_end(directory: Path) -> pd.Timestamp | None:
     meta_path = directory / DATASET_FILE
     if not meta_path.is_file():
         return None
+    fix = ('It should be JSON like {"data_end": "2025-12-31"}, or delete it to infer the '
+           "end from the data.")
     try:
-        meta = json.loads(meta_path.read_text())
-        stated = meta.get("data_end")
-        return parse_data_end(stated) if stated else None
-    except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not UTF-8 text
+        raise ConfigError(f"{meta_path} is not valid: {exc}. {fix}") from exc
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{meta_path} is not valid: it holds {type(meta).__name__}, not an "
+                          f"object. {fix}")
+    stated = meta.get("data_end")
+    if stated is None or stated == "":
+        return None
+    return stated_data_end(stated, f"data_end in {meta_path}", fix)
+
+
+def stated_data_end(value: object, where: str, fix: str = "") -> pd.Timestamp:
+    """A data end a person wrote (`--data-end`, dataset.json) as midnight UTC; ConfigError
+    for anything that is not a day between FIRST_DAY and LAST_DAY.
+
+    The data end bounds every check and window, so a number, a list or a typo must stop
+    the run with the value in the message, not turn into 1970 or a traceback; days near
+    the end of the representable range would overflow the windows that run past it.
+    """
+    stamp = None
+    if isinstance(value, str | dt.date | np.datetime64) and not isinstance(value, bool):
+        try:
+            stamp = parse_data_end(value.strip() if isinstance(value, str) else value)
+        except (ValueError, TypeError, OverflowError, NotImplementedError, AttributeError):
+            stamp = None  # AttributeError: NaT has no normalize
+    if stamp is None or pd.isna(stamp) or not FIRST_DAY <= stamp <= LAST_DAY:
         raise ConfigError(
-            f"{meta_path} is not valid: {exc}. It should be JSON like "
-            f'{{"data_end": "2025-12-31"}}, or delete it to infer the end from the data.'
-        ) from exc
+            f"{where} is {value!r}, which is not a day from {FIRST_DAY.date()} to "
+            f"{LAST_DAY.date()}. " + (fix or "Write it as YYYY-MM-DD, e.g. 2025-12-31."))
+    return stamp
 
 
-def parse_data_end(value: str | pd.Timestamp) -> pd.Timestamp:
+def parse_data_end(value: str | dt.date | np.datetime64 | pd.Timestamp) -> pd.Timestamp:
     """The data's last covered day, as midnight UTC."""
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -116,7 +116,9 @@ def soft_warnings(frames: dict[str, pd.DataFrame]) -> list[str]:
 
 def _duplicate_keys(table: Table, frame: pd.DataFrame) -> list[Violation]:
     key = list(table.primary_key)
-    dup = frame.duplicated(key, keep=False)
+    # Rows missing a key part are reported as empty values; as duplicates of each other
+    # they would only repeat that (and their missing parts cannot be spelt as text).
+    dup = frame.duplicated(key, keep=False) & frame[key].notna().all(axis=1)
     if not dup.any():
         return []
     rows = frame.index[dup.to_numpy()]

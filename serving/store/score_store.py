@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from features.atomic import is_disk_full
 from features.point_in_time.evidence import AccountEvidence
 from features.sources.readers import engine_url, redact_url
 from serving.store.models import (
@@ -76,6 +77,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
 _dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False)
 
@@ -297,7 +299,12 @@ class ScoreStore:
         try:
             yield
         except sa.exc.SQLAlchemyError as exc:
-            raise _failed(action, exc, "Check that the database is up and writable.") from exc
+            fix = "Check that the database is up and writable."
+            if _disk_full(exc):
+                where = f"the disk holding {self._file}" if self._file else "the database's disk"
+                fix = (f"The disk is full: free some space on {where} (`churnlens prune-runs` "
+                       f"deletes old runs), then run it again.")
+            raise _failed(action, exc, fix) from exc
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
@@ -353,6 +360,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _disk_full(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether the database refused a write for want of space: SQLite's SQLITE_FULL,
+    PostgreSQL's disk_full (SQLSTATE 53100), or the operating system's ENOSPC."""
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+            or getattr(orig, "sqlstate", None) == "53100"
+            or (orig is not None and is_disk_full(orig)))
 
 
 def _failed(action: str, exc: Exception, fix: str) -> ScoreStoreError:

@@ -102,10 +102,14 @@ class _Cluster:
         if (self.data / "postmaster.pid").is_file():
             self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def resume(self) -> None:
+        """Start the stopped server again on its port, as after an outage."""
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+                 "-o", f"-h 127.0.0.1 -p {self.port} -k {self.sockets} {SERVER_OPTIONS}",
+                 "start")
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL database on a throwaway local server."""
+
+def _cluster() -> _Cluster:
     binaries = _server_binaries()
     if binaries is None:
         pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb "
@@ -117,7 +121,26 @@ def postgres_url() -> Iterator[str]:
         except KeyError:
             pytest.skip("running as root and there is no `postgres` user to run the "
                         "PostgreSQL server as (PostgreSQL refuses to run as root)")
-    cluster = _Cluster(binaries, Path(tempfile.mkdtemp(prefix="churnlens-pg-")), owner)
+    return _Cluster(binaries, Path(tempfile.mkdtemp(prefix="churnlens-pg-")), owner)
+
+
+@pytest.fixture
+def postgres_cluster() -> Iterator[tuple[_Cluster, str]]:
+    """A PostgreSQL server of the test's own, which it may stop and resume, and its URL."""
+    cluster = _cluster()
+    try:
+        yield cluster, cluster.start()
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(cluster.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database on a throwaway local server."""
+    cluster = _cluster()
     try:
         yield cluster.start()
     finally:
