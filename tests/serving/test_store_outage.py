@@ -20,6 +20,7 @@ from live_server import live_server
 from web_support import keyring_of_test_keys
 
 from serving.api import create_app
+from serving.http.openapi import example_features
 from serving.model_holder import ModelHolder
 from serving.store.score_store import ScoreStore
 
@@ -33,6 +34,21 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={
+        **auth("scorer"), "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _example(model) -> dict:
+    return {"accounts": [{"account_id": ACCOUNT, "as_of": "2025-01-01",
+                          "features": example_features(model.contract)}]}
 
 
 class _Traffic(threading.Thread):
@@ -74,6 +90,7 @@ def test_a_stopped_database_is_a_503_then_recovers_without_a_restart(
             cluster.stop()
             traffic.wait_for(503)
             ready_status, ready = _get(f"{base}/readyz")
+            scored = _post(f"{base}/v1/score", _example(trained_model))  # needs no store
             cluster.resume()
             traffic.wait_for(200)
             after = len(traffic.seen)
@@ -89,4 +106,5 @@ def test_a_stopped_database_is_a_503_then_recovers_without_a_restart(
     assert "score store" in outage and "Check that the database is up" in outage, outage
     assert "postgresql://" in outage and "password" not in outage.lower()
     assert ready_status == 503 and ready["store"] == "unreachable"
+    assert scored[0] == 200, scored
     assert all(status == 200 for status, _ in traffic.seen[after:])  # recovered, and stays
