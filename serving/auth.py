@@ -52,10 +52,10 @@ from serving.access.grants import (
     Role,
     format_line,
     key_id,
-    parse_line,
     parse_role,
     valid_roles,
 )
+from serving.access.keys_file import grants_in
 
 logger = logging.getLogger(__name__)
 
@@ -260,9 +260,7 @@ def read_keys_file(path: Path) -> list[Grant]:
             f"cannot read the API keys file {path} ({reason}); check that it is a readable "
             'UTF-8 text file of "role:sha256-hex" lines'
         ) from None
-    return [parse_line(line.strip(), f"line {number} of {path}")
-            for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.strip().startswith("#")]
+    return grants_in(text.splitlines(), path)
 
 
 def new_key() -> str:

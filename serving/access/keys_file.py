@@ -55,14 +55,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 def read_grants(path: Path) -> list[Grant]:
     """Every key of the file, in file order."""
-    return _grants_of(_lines(path), path)
+    return grants_in(_lines(path), path)
 
 
 def add_grant(path: Path, grant: Grant) -> None:
     """Append a key's line; ConfigError if the same key is already in the file."""
     with _locked(path):
         lines = _lines(path)
-        known = {g.digest for g in _grants_of(lines, path)}
+        known = {g.digest for g in grants_in(lines, path)}
         if grant.digest in known:
             raise ConfigError(f"the key with id {grant.key_id} is already in {path}")
         atomic_write_text(path, "\n".join([*lines, format_line(grant)]) + "\n", _mode(path))
@@ -88,6 +88,7 @@ def revoke_grant(path: Path, key_id: str, day: dt.date) -> Grant:
         return revoked
 
 
-def _grants_of(lines: list[str], path: Path) -> list[Grant]:
+def grants_in(lines: list[str], path: Path) -> list[Grant]:
+    """The grants of a keys file's lines; blank lines and `#` comments are skipped."""
     return [parse_line(line.strip(), f"line {n} of {path}")
             for n, line in enumerate(lines, start=1) if _is_key(line)]
