@@ -123,8 +123,8 @@ class KeyRing:
     """The configured keys as Grants (role, SHA-256 digest, book, expiry); plain keys are
     never kept. A ring read from a keys file follows the file's edits (`refreshed`)."""
 
-    def __init__(self, entries: Iterable[Grant] = (), *, watched: Settings | None = None
-                 ) -> None:
+    def __init__(self, entries: Iterable[Grant] = (), *, watched: Settings | None = None,
+                 stamp: tuple[int, int, int] | None = None) -> None:
         grants: dict[bytes, Grant] = {}
         for grant in entries:
             if len(grant.digest) != hashlib.sha256().digest_size:
@@ -137,7 +137,7 @@ class KeyRing:
                 )
         self._entries = tuple(grants.values())
         self._watched = watched
-        self._stamp = _file_stamp(watched)
+        self._stamp = stamp  # of the keys file as it was before it was read
         self._checked = time.monotonic()
 
     @classmethod
@@ -167,15 +167,19 @@ class KeyRing:
     def from_settings(cls, settings: Settings) -> KeyRing:
         """Every key from `api_keys` and `api_keys_file` (both may be set; duplicates merge).
 
-        With a keys file, the ring re-reads it when it changes, so a key made or revoked
-        with `churnlens keys` takes effect within a second, without a restart.
+        A key in both is the file's: its book, expiry and revocation hold, since the plain
+        setting carries none. With a keys file, the ring re-reads it when it changes, so a
+        key made or revoked with `churnlens keys` takes effect within a second, without a
+        restart. The file's stamp is taken before it is read: an edit landing while it is
+        read shows as a change at the next check, never as no change.
         """
         entries: list[Grant] = []
-        if settings.api_keys is not None:
-            entries += cls.from_keys(settings.api_keys.get_secret_value())._entries
+        stamp = _file_stamp(settings)
         if settings.api_keys_file is not None:
             entries += read_keys_file(settings.api_keys_file)
-        ring = cls(entries, watched=settings if settings.api_keys_file else None)
+        if settings.api_keys is not None:
+            entries += cls.from_keys(settings.api_keys.get_secret_value())._entries
+        ring = cls(entries, watched=settings if settings.api_keys_file else None, stamp=stamp)
         if not ring:
             logger.warning("no API keys configured: every protected request will get 401; %s",
                            _HOW_TO_CONFIGURE)
@@ -234,14 +238,16 @@ class KeyRing:
         return "KeyRing(" + ", ".join(f"{r}={n}" for r, n in counts.items() if n) + ")"
 
 
-def _file_stamp(settings: Settings | None) -> tuple[int, int] | None:
+def _file_stamp(settings: Settings | None) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of the keys file: every edit by `churnlens keys` replaces the
+    file, so its inode changes even when its size and time do not."""
     if settings is None or settings.api_keys_file is None:
         return None
     try:
         found = settings.api_keys_file.stat()
     except OSError:
         return None
-    return (found.st_mtime_ns, found.st_size)
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 def read_keys_file(path: Path) -> list[Grant]:

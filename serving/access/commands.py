@@ -148,8 +148,7 @@ def keys_demo(
     production: make keys with `keys new`.
     """
     from features.settings import get_settings
-    from serving.access.grants import format_line
-    from serving.access.keys_file import read_grants
+    from serving.access.keys_file import put_labelled
     from serving.auth import grant_for, new_key
 
     settings = get_settings()
@@ -163,10 +162,8 @@ def keys_demo(
     if set(keys) != {r.value for r in KeyRole}:
         keys = {r.value: new_key() for r in KeyRole}
         atomic_write_text(plain_file, "".join(f"{r}:{k}\n" for r, k in keys.items()), 0o600)
-    others = [g for g in read_grants(hashed_file) if not g.label.startswith(DEMO_LABEL)]
-    demo = [grant_for(r, k, label=DEMO_LABEL + r) for r, k in keys.items()]
-    atomic_write_text(hashed_file, "".join(format_line(g) + "\n" for g in demo + others),
-                      0o600)
+    put_labelled(hashed_file, DEMO_LABEL,
+                 [grant_for(r, k, label=DEMO_LABEL + r) for r, k in keys.items()])
     base = f"http://{settings.host}:{port or settings.port}"
     example = settings.home / EXAMPLE_REQUEST
     typer.echo(f"Demo API keys (also in {plain_file}):")

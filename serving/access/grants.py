@@ -143,6 +143,10 @@ def parse_line(line: str, where: str) -> Grant:
 
 def format_line(grant: Grant) -> str:
     """The keys-file line of a grant (`parse_line` reads it back as the same grant)."""
+    for value in (grant.label, *grant.csms):
+        if not value.isprintable():  # a line break would split the line in two
+            raise ConfigError(f"{value!r} holds a line break or control character; a label "
+                              "or CSM name must be one line of printable text")
     words = [f"{grant.role.value}:{grant.digest.hex()}"]
     if grant.label:
         words.append("label=" + shlex.quote(grant.label))

@@ -44,13 +44,29 @@ def _mode(path: Path) -> int:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 (held below)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    try:
+        atomic_write_text(path, "\n".join(lines) + "\n", _mode(path))
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write the keys file {path} ({exc.strerror or exc}); run as "
+                       "its owner, or point --file (or CHURNLENS_API_KEYS_FILE) elsewhere")
 
 
 def read_grants(path: Path) -> list[Grant]:
@@ -65,7 +81,7 @@ def add_grant(path: Path, grant: Grant) -> None:
         known = {g.digest for g in grants_in(lines, path)}
         if grant.digest in known:
             raise ConfigError(f"the key with id {grant.key_id} is already in {path}")
-        atomic_write_text(path, "\n".join([*lines, format_line(grant)]) + "\n", _mode(path))
+        _write(path, [*lines, format_line(grant)])
 
 
 def revoke_grant(path: Path, key_id: str, day: dt.date) -> Grant:
@@ -84,8 +100,19 @@ def revoke_grant(path: Path, key_id: str, day: dt.date) -> Grant:
         (index, grant), = found
         revoked = grant.revoke(day)
         lines[index] = format_line(revoked)
-        atomic_write_text(path, "\n".join(lines) + "\n", _mode(path))
+        _write(path, lines)
         return revoked
+
+
+def put_labelled(path: Path, prefix: str, grants: list[Grant]) -> None:
+    """Make the keys labelled `prefix…` exactly `grants` (the demo's own keys), keeping
+    every other key, and a listed key's revocation and expiry when it is already there."""
+    with _locked(path):
+        lines = _lines(path)
+        known = {g.digest: g for g in grants_in(lines, path)}
+        kept = [line for line in lines if not _is_key(line)
+                or not parse_line(line.strip(), str(path)).label.startswith(prefix)]
+        _write(path, [format_line(known.get(g.digest, g)) for g in grants] + kept)
 
 
 def grants_in(lines: list[str], path: Path) -> list[Grant]:

@@ -61,7 +61,7 @@ class AuditLog:
         where = []
         if since is not None:
             where.append(_A.at >= dt.datetime.combine(since, dt.time(), dt.UTC))
-        if until is not None:
+        if until is not None and until < dt.date.max:
             end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
             where.append(_A.at < end)
         statement = (sa.select(*(_A[name] for name in COLUMNS)).where(*where)

@@ -306,6 +306,8 @@ def accounts_page(request: Request, session: Session, sort: str | None = None,
                                        scope=scope),
             "known_through": run.as_of - dt.timedelta(days=1),  # as_of itself is not seen
             "choices": figures.choices(run, scope),
+            # A book key learns its own book's size, not the whole base's.
+            "scored": run.rows if scope is None else figures.summary(run, scope=scope).accounts,
             "has_previous": len(store.runs(limit=2)) > 1,
             # The figures describe the book (owner and segment); their links keep only those.
             "book": dataclasses.replace(filters, band=None, renewal_within_days=None, page=1),

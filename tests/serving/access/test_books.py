@@ -164,6 +164,7 @@ def test_lists_and_exports_hold_exactly_the_book(client, owners, who):
     page = _page(client, who, "/").text
     if book is not None:  # another book's CSM is not even offered as a filter
         assert client.third not in page
+        assert f"{sum(wanted.values()):,} accounts scored in your book" in page
         forced = client.get("/", params={"owner": client.third})
         assert forced.status_code == 200 and "No account matches" in forced.text
 

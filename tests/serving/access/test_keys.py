@@ -9,6 +9,7 @@ from typing import Annotated
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 import serving.auth as auth_module
 from features.errors import ConfigError
@@ -154,3 +155,40 @@ def test_a_serving_ring_follows_the_keys_file(run_cli, isolated_settings, monkey
     revoke_grant(path, key_id, TODAY)
     refused = client.get("/who", headers={"Authorization": f"Bearer {key}"})
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_a_key_in_both_the_setting_and_the_file_is_the_files(tmp_path, isolated_settings):
+    path = tmp_path / "keys.txt"
+    add_grant(path, grant_for(Role.viewer, KEY, book=frozenset({"Nadia"}), csms=("Nadia",)))
+    both = isolated_settings.model_copy(update={
+        "api_keys_file": path, "api_keys": SecretStr(f"viewer:{KEY}")})
+    assert authenticate(KeyRing.from_settings(both), KEY, {Role.viewer}).book == \
+        frozenset({"Nadia"})
+    revoke_grant(path, read_grants(path)[0].key_id, TODAY)
+    with pytest.raises(KeyNoLongerValidError, match="revoked"):
+        authenticate(KeyRing.from_settings(both), KEY, {Role.viewer})
+
+
+def test_a_label_or_name_with_a_line_break_is_refused(run_cli, isolated_settings):
+    with pytest.raises(ConfigError, match="line break"):
+        format_line(grant_for(Role.viewer, KEY, label="two\nlines"))
+    result = run_cli("keys", "new", "viewer", "--csm", "Nadia\u2028Kowalski")
+    assert result.code != 0 and "line break" in result.err
+    assert not (isolated_settings.home / "api-keys.txt").exists()
+
+
+def test_keys_demo_keeps_a_revoked_demo_key_revoked(run_cli, isolated_settings):
+    path = isolated_settings.home / "api-keys.txt"
+    assert run_cli("keys", "demo").code == 0
+    viewer = next(g for g in read_grants(path) if g.role is Role.viewer)
+    assert run_cli("keys", "revoke", viewer.key_id).code == 0
+    assert run_cli("keys", "demo").code == 0
+    again = next(g for g in read_grants(path) if g.key_id == viewer.key_id)
+    assert again.revoked == TODAY
+
+
+def test_an_unwritable_keys_file_is_one_clear_error(run_cli, tmp_path):
+    (tmp_path / "not-a-directory").write_text("")
+    result = run_cli("keys", "new", "viewer", "--file", tmp_path / "not-a-directory" / "k")
+    assert result.code == 2 and "cannot write the keys file" in result.err
+    assert "Traceback" not in result.err
