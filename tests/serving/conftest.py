@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from features.sources.readers import engine_url
 from serving.store.schema import metadata
 from serving.store.score_store import ScoreStore
+from training.config import load_config
+from training.run import RunOutcome, run_training
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_USER = "churnlens"
@@ -170,3 +172,14 @@ def store(store_url: str) -> Iterator[ScoreStore]:
             engine = sa.create_engine(engine_url(store_url))
             metadata.drop_all(engine)
             engine.dispose()
+
+
+@pytest.fixture
+def champion(simulated_set: tuple[Any, Any, Path]) -> RunOutcome:
+    """A model trained on the simulated set (no rolling backtest) and registered as the
+    champion of this test's workspace MLflow."""
+    frame, manifest, path = simulated_set
+    config = load_config()
+    config = config.model_copy(update={
+        "split": config.split.model_copy(update={"backtest_folds": 0})})
+    return run_training(frame, manifest, config, path)

@@ -11,19 +11,8 @@ import sqlalchemy as sa
 
 from serving.auth import KeyRing, Role
 from serving.store.score_store import ListQuery, ScoreStore
-from training.config import load_config
-from training.run import run_training
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def champion(simulated_set):
-    frame, manifest, path = simulated_set
-    config = load_config()
-    config = config.model_copy(update={
-        "split": config.split.model_copy(update={"backtest_folds": 0})})
-    return run_training(frame, manifest, config, path)
 
 
 def test_score_then_rank_and_export(champion, simulated_set, run_cli, isolated_settings,

@@ -29,8 +29,6 @@ import sqlalchemy as sa
 
 from serving.store.schema import metadata
 from serving.store.score_store import ListQuery, ScoreStore
-from training.config import load_config
-from training.run import run_training
 
 pytestmark = pytest.mark.slow
 
@@ -51,15 +49,6 @@ PAUSED_SCORE = textwrap.dedent("""
     sys.argv = ["churnlens", *sys.argv[1:]]
     main()
 """)
-
-
-@pytest.fixture
-def champion(simulated_set):
-    frame, manifest, path = simulated_set
-    config = load_config()
-    config = config.model_copy(update={
-        "split": config.split.model_copy(update={"backtest_folds": 0})})
-    return run_training(frame, manifest, config, path)
 
 
 def _environment(home: Path) -> dict[str, str]:

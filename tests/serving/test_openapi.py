@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
-from live_server import live_server
-from web_support import keyring_of_test_keys, scored_store
+from web_support import keyring_of_test_keys, served_app
 
 from features.settings import Settings
 from serving.api import create_app
@@ -31,16 +30,9 @@ EXAMPLES = 25
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, simulated_sources, trained_model) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("openapi")
-    store = scored_store(home / "scores.db", simulated_sources, trained_model)
-    app = create_app(Settings(home=home / "workspace", reload_interval=0),
-                     holder=ModelHolder(lambda: (trained_model, "1")), store=store,
-                     keyring=keyring_of_test_keys())
-    try:
-        with live_server(app) as url:
-            yield url
-    finally:
-        store.dispose()
+    with served_app(tmp_path_factory.mktemp("openapi"), simulated_sources,
+                    trained_model) as url:
+        yield url
 
 
 @pytest.mark.slow

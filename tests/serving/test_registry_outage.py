@@ -27,8 +27,6 @@ from serving.batch import run_batch
 from serving.model_holder import ModelHolder, registry_loader
 from serving.risk import Bands
 from serving.store.score_store import ScoreStore
-from training.config import load_config
-from training.run import run_training
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +58,8 @@ class _MlflowServer:
 
 
 def test_an_unreachable_registry_keeps_the_old_model_serving(
-        simulated_set, simulated_sources, isolated_settings, monkeypatch):
-    frame, manifest, path = simulated_set
-    config = load_config()
-    config = config.model_copy(update={
-        "split": config.split.model_copy(update={"backtest_folds": 0})})
-    trained = run_training(frame, manifest, config, path)
+        champion, simulated_sources, isolated_settings, monkeypatch):
+    trained = champion
     server = _MlflowServer(isolated_settings.mlflow_dir / "mlflow.db", free_port())
     server.start()
     monkeypatch.setattr(tracking, "_USER_TRACKING_URI", f"http://127.0.0.1:{server.port}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,23 @@ def post_form(client: Any, path: str, data: dict[str, str], page: str = "/sign-i
     token = form_token(opened.text) if opened.status_code == 200 else client.cookies.get(
         "churnlens_csrf")
     return client.post(path, data={**data, "csrf": token or ""})
+
+
+@contextlib.contextmanager
+def served_app(home: Path, sources: Sources, model: ChurnRiskModel) -> Iterator[str]:
+    """A real uvicorn server of the whole app on a scored store in `home`; yields its URL."""
+    from live_server import live_server
+
+    from features.settings import Settings
+    from serving.api import create_app
+    from serving.model_holder import ModelHolder
+
+    store = scored_store(home / "scores.db", sources, model)
+    app = create_app(Settings(home=home / "workspace", reload_interval=0),
+                     holder=ModelHolder(lambda: (model, "1")), store=store,
+                     keyring=keyring_of_test_keys())
+    try:
+        with live_server(app) as url:
+            yield url
+    finally:
+        store.dispose()

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from api_keys import KEYS, auth
-from live_server import live_server
 from web_support import (
     ARTIFACTS,
     CHROMIUM,
@@ -24,13 +23,8 @@ from web_support import (
     assert_export_matches,
     assert_reasons_match,
     csv_rows,
-    keyring_of_test_keys,
-    scored_store,
+    served_app,
 )
-
-from features.settings import Settings
-from serving.api import create_app
-from serving.model_holder import ModelHolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -47,16 +41,9 @@ LAPTOP = {"width": 1366, "height": 900}
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory, simulated_sources, trained_model) -> Iterator[str]:
     """A real uvicorn server with the whole app, on 127.0.0.1, for this module's tests."""
-    home = tmp_path_factory.mktemp("browser")
-    store = scored_store(home / "scores.db", simulated_sources, trained_model)
-    app = create_app(Settings(home=home / "workspace", reload_interval=0),
-                     holder=ModelHolder(lambda: (trained_model, "1")), store=store,
-                     keyring=keyring_of_test_keys())
-    try:
-        with live_server(app) as url:
-            yield url
-    finally:
-        store.dispose()
+    with served_app(tmp_path_factory.mktemp("browser"), simulated_sources,
+                    trained_model) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
