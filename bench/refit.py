@@ -26,17 +26,9 @@ from features.point_in_time.artifacts import read_training_set
 from training.config import load_config
 from training.metrics import evaluate_scores
 from training.pipeline import load_truth, oracle_probabilities, train_and_evaluate
+from training.splits import as_known_at
 
 METRICS = ("roc_auc", "ece", "brier")
-
-
-def known_at(frame: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
-    """The training set as it would have been built at `when`."""
-    past = frame[frame["as_of"] < when].copy()
-    unknown = pd.to_datetime(past["label_resolved_at"], utc=True) > when
-    past.loc[unknown, "churned"] = pd.NA
-    past.loc[unknown, "label_resolved_at"] = pd.NaT
-    return past
 
 
 def later_window(frame: pd.DataFrame, when: pd.Timestamp, months: int) -> pd.DataFrame:
@@ -71,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
                      f"after {text}")
         y = later["churned"].astype(bool).to_numpy(np.float64)
         for seed in args.seeds:
-            result = train_and_evaluate(known_at(frame, when),
+            result = train_and_evaluate(as_known_at(frame, when),
                                         base.model_copy(update={"seed": seed}))
             if result.refit is None:
                 sys.exit(f"{text}: the refit was skipped")

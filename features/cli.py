@@ -75,6 +75,13 @@ def simulate(
         help="Export the subscriptions as of this earlier day, YYYY-MM-DD (terms starting "
              "later are left out) and state no data end, as when billing was exported "
              "before product analytics.", show_default=False)] = None,
+    drift_from: Annotated[str | None, typer.Option(
+        help="From this day, YYYY-MM-DD, a product change cuts the logins and session minutes "
+             "of a share of the accounts (their churn risk unchanged): a base for testing "
+             "monitoring.",
+        show_default=False)] = None,
+    drift_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of accounts "
+                                               "the --drift-from change reaches.")] = 0.5,
 ) -> None:
     """Simulate a B2B SaaS customer base: the six source tables plus `_truth/`.
 
@@ -82,7 +89,8 @@ def simulate(
     get CSM notes, driven by a hidden health process; `_truth/` holds each term's true
     churn probability and cause, which no model may see. The dataset appears in OUT only
     when complete. --terms, --usage-only and --subscriptions-end shape it like the partial
-    exports real teams bring (a short history is --start/--end).
+    exports real teams bring (a short history is --start/--end). --drift-from makes a
+    base whose usage shifts, to see `churnlens monitor` catch it.
     """
     from features.settings import get_settings
     from features.simulator.exports import ExportShape
@@ -92,7 +100,7 @@ def simulate(
     if if_missing and is_simulated_dataset(target):
         typer.echo(f"{target} already holds a dataset; kept it (--if-missing).")
         return
-    config = _simulation_config(accounts, start, end, seed)
+    config = _simulation_config(accounts, start, end, seed, drift_from, drift_share)
     if terms is not TermMix.mixed:
         config = config.model_copy(update={"segments": config.segments.with_terms(
             1 if terms is TermMix.monthly else 12)})
@@ -114,14 +122,19 @@ def simulate(
     typer.echo(str(summary.out))
 
 
-def _simulation_config(accounts: int, start: str, end: str, seed: int) -> SimulationConfig:
+def _simulation_config(accounts: int, start: str, end: str, seed: int,
+                       drift_from: str | None = None, drift_share: float = 0.5
+                       ) -> SimulationConfig:
     from pydantic import ValidationError
 
     from features.errors import ConfigError
     from features.simulator import SimulationConfig
+    from features.simulator.config import DriftConfig
 
+    drift = DriftConfig(from_date=_date(drift_from) if drift_from else None, share=drift_share)
     try:
-        return SimulationConfig(n_accounts=accounts, start=_date(start), end=_date(end), seed=seed)
+        return SimulationConfig(n_accounts=accounts, start=_date(start), end=_date(end),
+                                seed=seed, drift=drift)
     except ValidationError as exc:
         problems = "; ".join(str(err["msg"]) for err in exc.errors())
         raise ConfigError(f"Cannot simulate from {start} to {end}: {problems}.") from None

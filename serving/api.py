@@ -38,7 +38,7 @@ from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, registry_loader
 from serving.risk import Bands, RiskScore, ScoringRequest, score_requests
 from serving.store.audit import AuditEvent, AuditLog
-from serving.store.models import MAX_PAGE
+from serving.store.models import MAX_PAGE, ScoreStoreError
 from serving.store.ranked_pages import RankedPages, jsonable
 from serving.store.score_store import ListQuery, ScoreStore
 from serving.web.routes import install_web
@@ -47,6 +47,7 @@ from training.contract import FeatureContract
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL = 0.0005  # seconds; see the lifespan
+MONITORED_RUNS = 24  # judged runs /metrics reads for its monitoring gauges
 class ModelNotReadyError(ChurnlensError):
     http_status = 503
 
@@ -242,11 +243,30 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                 "last_reload_error": holder.last_error}
         return JSONResponse(status_code=200 if ready else 503, content=body)
 
+    @app.get("/v1/monitoring", tags=["model"],
+             responses=error_responses(401, 403, 422, 503))
+    def monitoring(request: Request,
+                   who: Annotated[Principal, Depends(require(Role.admin))],
+                   runs: Annotated[int, Query(ge=1, le=100)] = 12) -> dict[str, Any]:
+        """The newest judged scoring runs, newest first: verdict and reasons, drift against
+        the model's reference profile, realised performance (`churnlens monitor`)."""
+        found = request.app.state.store.monitoring.judgements(runs)
+        return {"runs": [{"run_id": j.run.id, "as_of": j.run.as_of.isoformat(),
+                          "model_version": j.run.model_version,
+                          "computed_at": j.computed_at.isoformat(), **j.report}
+                         for j in found]}
+
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus(request: Request) -> PlainTextResponse:
-        """Prometheus metrics: requests, latencies, scores served, model version."""
+        """Prometheus metrics: requests, latencies, scores served, model version, and the
+        newest judged run's verdict, score PSI, drifted features and realised ROC AUC."""
         current = request.app.state.holder.current
-        return metrics.render(current.version if current else None)
+        try:
+            judged = request.app.state.store.monitoring.judgements(MONITORED_RUNS)
+        except ScoreStoreError as exc:
+            log.warning("metrics without monitoring gauges: %s", exc)
+            judged = []
+        return metrics.render(current.version if current else None, judged)
 
     return app
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,13 +33,34 @@ from features.point_in_time.terms import quarter_renewals
 from features.point_in_time.training_set import build_scoring_frame
 from features.sources.loading import Sources
 from features.sources.usage_reach import UsageReach
+from serving.monitoring.counts import run_counts
 from serving.risk import Bands, RiskScore, explain_matrix, plain
+from serving.store.monitoring import ShadowScore
 from serving.store.score_store import AccountInfo, RenewalDue, ScoreStore, StoredScore
 from training.model import ChurnRiskModel
 
 log = logging.getLogger(__name__)
 
 CHUNK = 2_000  # rows explained per call; bounds memory and lets progress be logged
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A model that scores the same accounts alongside the champion, never shown to CSMs:
+    the challenger, compared on the same accounts as their renewals resolve."""
+
+    model: ChurnRiskModel
+    version: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A run's scores, each one's features, its counts for monitoring and shadow scores."""
+
+    scores: list[StoredScore]
+    features: list[dict[str, Any]]
+    counts: dict[str, Any] | None = None
+    shadow: list[ShadowScore] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,13 +87,15 @@ def scoring_reach(as_of: dt.date | None) -> UsageReach:
 
 
 def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
-                   as_of: dt.date, bands: Bands, grace_days: int = 30
-                   ) -> tuple[list[StoredScore], list[dict[str, Any]]]:
-    """Scores with reasons for every account active at `as_of`, and each one's features."""
-    keys = key_features_in(model.contract.names)
+                   as_of: dt.date, bands: Bands, grace_days: int = 30,
+                   shadow: Shadow | None = None) -> Scored:
+    """Scores with reasons for every account active at `as_of`, each one's features, the
+    run's counts over the model's reference bins, and the shadow model's scores."""
+    names_needed = [*model.contract.names, *(shadow.model.contract.names if shadow else ())]
+    keys = sorted(set(key_features_in(names_needed)))
     frame = build_scoring_frame(sources, as_of, keys, grace_days)
     if frame.empty:
-        return [], []
+        return Scored([], [])
     model.contract.check_columns(list(frame.columns))
     names = list(model.contract.names)
     matrix = model.contract.encode(frame)
@@ -90,7 +113,17 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
     evidence = evidence_at(sources, as_of, ids)
     stored = [StoredScore(score, info, evidence[info.account_id])
               for score, info in zip(scores, infos, strict=True)]
-    return stored, records
+    probability = np.array([s.probability for s in scores], dtype=np.float64)
+    counts = (run_counts(model.profile, frame, probability).to_dict()
+              if model.profile is not None else None)
+    shadowed = []
+    if shadow is not None:
+        shadow.model.contract.check_columns(list(frame.columns))
+        chances = shadow.model.predict_proba(frame)
+        shadowed = [ShadowScore(account, shadow.version, float(p))
+                    for account, p in zip(ids, chances, strict=True)]
+        log.info("shadow model %s scored the same %d accounts", shadow.version, len(shadowed))
+    return Scored(stored, records, counts, shadowed)
 
 
 def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
@@ -105,16 +138,19 @@ def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list
 
 
 def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: ScoreStore,
-              as_of: dt.date | None, bands: Bands, grace_days: int = 30) -> BatchResult:
+              as_of: dt.date | None, bands: Bands, grace_days: int = 30,
+              shadow: Shadow | None = None) -> BatchResult:
     """Score every active account and store the run; nothing is stored if anything fails."""
     started = time.perf_counter()
     as_of = as_of or default_as_of(sources)
-    scored, features = score_accounts(sources, model, version, as_of, bands, grace_days)
+    result = score_accounts(sources, model, version, as_of, bands, grace_days, shadow)
+    scored, features = result.scores, result.features
     if not scored:
         raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick an "
                              f"as_of within the data (it ends {sources.data_end.date()}).")
     run_id = store.write_run(version, as_of, scored,
-                             renewals=renewals_due(sources, as_of, grace_days))
+                             renewals=renewals_due(sources, as_of, grace_days),
+                             counts=result.counts, shadow=result.shadow)
     high = sum(s.score.band == "high" for s in scored)
     return BatchResult(run_id, as_of, version, len(scored), high,
                        time.perf_counter() - started, _example(scored[:2], features[:2]))

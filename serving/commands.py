@@ -23,6 +23,7 @@ import typer
 from features.atomic import atomic_write_text
 from serving.access import commands as access_commands
 from serving.access.commands import EXAMPLE_REQUEST
+from serving.monitoring import commands as monitor_commands
 
 if TYPE_CHECKING:
     from serving.store.score_store import PruneResult, RunSummary
@@ -49,12 +50,20 @@ def score(
     data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
                                               "SQLAlchemy URL (default <home>/sources).",
                                               show_default=False)] = None,
+    shadow: Annotated[str | None, typer.Option(
+        help="Also score the same accounts with the model of this alias (e.g. challenger) "
+             "and store its scores as a shadow run, never shown to CSMs, so `churnlens "
+             "monitor` compares both as renewals resolve.", show_default=False)] = None,
+    monitor: Annotated[bool, typer.Option(help="Judge the run (and the newest earlier "
+                                          "ones) afterwards, as `churnlens monitor` does.")
+                       ] = True,
 ) -> None:
     """Score every active account with the champion and store the run with its reasons.
 
     The run (model version, as_of, created_at, one row per account) is written in one
     transaction: a failure leaves no partial run. Earlier runs are kept for history until
-    `churnlens prune-runs` deletes them.
+    `churnlens prune-runs` deletes them. Afterwards the newest runs are judged for drift
+    and realised performance (`churnlens monitor`) and the verdict printed.
     Parquet usage is read only as far back as the features and evidence look, plus each
     account and event type's last use; `churnlens validate` checks every row.
     """
@@ -62,7 +71,7 @@ def score(
 
     from features.settings import get_settings
     from features.sources.loading import load_sources
-    from serving.batch import run_batch, scoring_reach
+    from serving.batch import Shadow, run_batch, scoring_reach
     from serving.risk import Bands
     from serving.store.score_store import ScoreStore
     from training.registry import load_version
@@ -75,14 +84,26 @@ def score(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise typer.BadParameter(f"{as_of!r} is not a date; use YYYY-MM-DD.") from None
-    model, version = load_version(mlflow_client())
+    client = mlflow_client()
+    model, version = load_version(client)
+    shadowing = None
+    if shadow is not None:
+        shadow_model, shadow_version = load_version(client, alias=shadow)
+        if shadow_version == version:
+            raise typer.BadParameter(f"--shadow {shadow} is version {version}, the champion "
+                                     f"itself; name an alias of another version.")
+        shadowing = Shadow(shadow_model, shadow_version)
     sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
                            usage_reach=scoring_reach(day))
     store = ScoreStore(settings.score_store)
+    judged = []
     try:
         result = run_batch(sources, model, version, store, day,
                            Bands(settings.band_high, settings.band_medium),
-                           settings.grace_days)
+                           settings.grace_days, shadowing)
+        if monitor:
+            runs = store.runs(limit=monitor_commands.RUNS_JUDGED)
+            judged = monitor_commands.judge_and_log(store, runs, sources)
     finally:
         store.dispose()
     example = settings.home / EXAMPLE_REQUEST
@@ -91,6 +112,16 @@ def score(
                f"{result.as_of} with model version {result.model_version} in "
                f"{result.seconds:.1f} s; {result.high_risk:,} at high risk.")
     typer.echo(f"Example POST /v1/score body for two of them: {example}")
+    if shadowing is not None:
+        typer.echo(f"Shadow: model version {shadowing.version} ({shadow}) scored the same "
+                   f"accounts; `churnlens monitor` compares it as renewals resolve.")
+    current = next((j for j in judged if j.run.id == result.run_id), None)
+    if current is not None:
+        typer.echo(f"Monitoring: {current.verdict.level}"
+                   + "".join(f"\n  - {reason}" for reason in current.verdict.reasons)
+                   + ("" if current.verdict.level == "ok" else
+                      "\n  (`churnlens monitor` shows the drift table and realised "
+                      "performance)"))
 
 
 def rank(
@@ -294,4 +325,5 @@ def register(app: typer.Typer) -> None:
     app.command()(rank)
     app.command()(prune_runs)
     app.command()(serve)
+    app.command()(monitor_commands.monitor)
     access_commands.register(app)

@@ -8,12 +8,16 @@ path, so an id cannot blow up the number of series.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.monitoring.verdict import LEVELS
+from serving.store.monitoring import Judgement
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -30,6 +34,19 @@ class Metrics:
                                      registry=self.registry)
         self.model_version = Gauge("churnlens_model_info", "The model version serving (1).",
                                    ["version"], registry=self.registry)
+        # The newest judged scoring run (`churnlens monitor`), read from the store per scrape.
+        self.verdict = Gauge("churnlens_monitor_verdict", "Verdict of the newest judged "
+                             "scoring run: 0 ok, 1 watch, 2 retrain.",
+                             ["model_version"], registry=self.registry)
+        self.score_psi = Gauge("churnlens_monitor_score_psi", "PSI of the newest judged "
+                               "run's scores against the model's reference.",
+                               ["model_version"], registry=self.registry)
+        self.drifted = Gauge("churnlens_monitor_drifted_features", "Features of the newest "
+                             "judged run that drifted beyond their no-drift spread.",
+                             ["model_version"], registry=self.registry)
+        self.realised_auc = Gauge("churnlens_monitor_realised_roc_auc", "Realised ROC AUC of "
+                                  "the newest judged run with resolved renewals.",
+                                  ["model_version", "status"], registry=self.registry)
 
     def install(self, app: FastAPI) -> None:
         """Measure every HTTP request with a plain ASGI middleware.
@@ -43,10 +60,30 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def render(self, version: str | None) -> PlainTextResponse:
+    def render(self, version: str | None,
+               monitoring: Sequence[Judgement] = ()) -> PlainTextResponse:
+        """The exposition, with the model serving and the newest judged runs (newest
+        first) as gauges."""
         self.model_version.clear()
         if version is not None:
             self.model_version.labels(version).set(1)
+        for gauge in (self.verdict, self.score_psi, self.drifted, self.realised_auc):
+            gauge.clear()
+        if monitoring:
+            newest = monitoring[0]
+            label = newest.run.model_version
+            self.verdict.labels(label).set(LEVELS.index(newest.verdict))
+            drift = newest.report.get("drift")
+            if drift is not None:
+                self.score_psi.labels(label).set(drift["score"]["psi"])
+                self.drifted.labels(label).set(sum(f["status"] == "drifted"
+                                                   for f in drift["features"]))
+        realised = next((j for j in monitoring
+                         if j.report["realised"]["metrics"].get("roc_auc") is not None), None)
+        if realised is not None:
+            figures = realised.report["realised"]
+            self.realised_auc.labels(realised.run.model_version, figures["status"]).set(
+                figures["metrics"]["roc_auc"])
         return PlainTextResponse(generate_latest(self.registry),
                                  media_type=CONTENT_TYPE_LATEST)
 

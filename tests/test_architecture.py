@@ -56,9 +56,12 @@ def test_no_import_flows_backwards(package):
         wrong)
 
 
-# What serving may use of training: the model wrapper and the registry that loads it.
+# What serving may use of training: the model wrapper and the registry that loads it, and
+# what monitoring judges a run by: the model's reference profile, the PSI statistic and
+# the metrics its backtest was measured with (realised performance must use the same).
 SERVING_USES = ("training.model", "training.registry", "training.tracking",
-                "training.contract", "training.calibration")
+                "training.contract", "training.calibration", "training.profile",
+                "training.psi", "training.metrics", "training.figures")
 
 
 def test_serving_uses_only_the_model_wrapper_from_training():
@@ -96,6 +99,7 @@ NEVER = {
     "serving.store": ("serving.web", *_ENTRY_POINTS),
     "serving.web": _ENTRY_POINTS,
     "serving.risk": ("serving.store", "serving.web", *_ENTRY_POINTS),
+    "serving.monitoring": ("serving.web", *_ENTRY_POINTS),
 }
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from training.calibration import Calibrator
 from training.contract import FeatureContract
+from training.profile import ReferenceProfile
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "churnlens-model.json"
@@ -47,6 +48,9 @@ class ChurnRiskModel:
     contract: FeatureContract
     catalog_version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What its inputs and scores looked like out of time (`training.profile`); None for
+    # models saved before it was kept, which monitoring then cannot judge for drift.
+    profile: ReferenceProfile | None = None
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=1))
@@ -76,6 +80,7 @@ class ChurnRiskModel:
             "contract": self.contract.to_dict(),
             "catalog_version": self.catalog_version,
             "metadata": self.metadata,
+            "profile": None if self.profile is None else self.profile.to_dict(),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return directory
@@ -86,4 +91,6 @@ class ChurnRiskModel:
         booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
         return cls(booster, Calibrator.from_dict(meta["calibrator"]),
                    FeatureContract.from_dict(meta["contract"]), meta["catalog_version"],
-                   meta.get("metadata", {}))
+                   meta.get("metadata", {}),
+                   None if meta.get("profile") is None
+                   else ReferenceProfile.from_dict(meta["profile"]))

@@ -29,6 +29,7 @@ from training.config import SplitConfig, TrainConfig
 from training.evaluation import ORACLES, Evaluation, backtest_summary, evaluate
 from training.fit import fit_model, labels
 from training.model import ChurnRiskModel
+from training.profile import build_profile, split_thresholds
 from training.refit import Refit, refit_model
 from training.splits import NotEnoughDataError, TimeSplit, plan_splits, resolve_split
 
@@ -156,8 +157,51 @@ def train_and_evaluate(frame: pd.DataFrame, config: TrainConfig,
                      "test metrics are the strict cutoff model's." if refit is not None else
                      "The refit was skipped (no calibration fold has both outcomes); the "
                      "strict cutoff model ships.")
-    return TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes, split_config,
-                          refit)
+    result = TrainingResult(cutoff, folds, backtest, cutoff.contributions, notes,
+                            split_config, refit)
+    attach_profile(frame, result)
+    return result
+
+
+# The backtest metrics monitoring compares realised performance with.
+PROFILE_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_at_10")
+REFERENCE_MONTHS = 6  # the newest months of snapshots the reference profile describes
+
+
+def attach_profile(frame: pd.DataFrame, result: TrainingResult) -> None:
+    """Give the model that ships (and the strict one) its reference profile.
+
+    The reference is the newest REFERENCE_MONTHS months of snapshots, labelled or not: the
+    accounts as they stood when the model was trained, the population its first scoring
+    runs meet. Their scores come from boosters that did not learn from them: the refit's
+    out-of-fold score for a row whose label it calibrated on, the model's own for a row
+    whose label is not known yet (no booster trained on it). The churn rate to compare
+    mean probabilities with is the cutoff test rows', the newest resolved out of time.
+    """
+    as_of = pd.to_datetime(frame["as_of"], utc=True)
+    newest = as_of.max()
+    rows = np.flatnonzero((as_of > newest - pd.DateOffset(months=REFERENCE_MONTHS)).to_numpy())
+    model = result.model
+    probability = model.predict_proba(frame.iloc[rows])
+    if result.refit is not None and len(result.refit.held_out):
+        where = pd.Series(np.arange(len(rows)), index=rows)
+        inside = np.isin(result.refit.held_out, rows)
+        probability[where[result.refit.held_out[inside]].to_numpy()] = \
+            result.refit.held_out_probability[inside]
+    backtest: dict[str, dict[str, float]] = {}
+    model_rows = (result.backtest[result.backtest["scorer"] == "model"]
+                  if len(result.backtest) else result.backtest)
+    for metric in PROFILE_METRICS:
+        if len(model_rows):
+            backtest[metric] = {"mean": float(model_rows[f"{metric}_mean"].iloc[0]),
+                                "std": float(model_rows[f"{metric}_std"].iloc[0]),
+                                "folds": float(len(result.folds))}
+    profile = build_profile(frame, rows, model.contract, probability,
+                            thresholds=split_thresholds(model.booster),
+                            importance=result.contributions.to_dict(),
+                            churn_rate=float(result.cutoff.y.mean()), backtest=backtest)
+    for each in (result.model, result.strict_model):
+        each.profile = profile
 
 
 def _fit_split(frame: pd.DataFrame, split: TimeSplit, features: list[str],

@@ -56,6 +56,11 @@ class Refit:
     trees: int
     calibration_rows: int
     folds: int
+    # The rows the calibrator learnt from and their calibrated out-of-fold probabilities:
+    # scores of rows their booster never saw, as a scoring run's are.
+    held_out: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    held_out_probability: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.empty(0, np.float64))
 
     def describe(self) -> str:
         return (f"refit on all {self.rows:,} resolved rows with {self.trees} trees, "
@@ -101,7 +106,7 @@ def refit_model(frame: pd.DataFrame, strict: ChurnRiskModel, strict_rows: int,
     contract = dataclasses.replace(strict.contract,
                                    references=typical_values(frame, rows, features))
     matrix = contract.encode(frame)
-    raw, outcome = [], []
+    raw, outcome, scored = [], [], []
     plan = calibration_folds(frame, rows, config.refit.calibration_folds)
     for fold in plan:
         y = labels(frame, fold.train)
@@ -111,6 +116,7 @@ def refit_model(frame: pd.DataFrame, strict: ChurnRiskModel, strict_rows: int,
                            scaled_trees(best, strict_rows, len(fold.train), config), config)
         raw.append(np.asarray(booster.predict(matrix[fold.scored], raw_score=True)))
         outcome.append(labels(frame, fold.scored))
+        scored.append(fold.scored)
     if not raw or np.concatenate(outcome).min() == np.concatenate(outcome).max():
         log.warning("refit skipped: no calibration fold has both outcomes")
         return None
@@ -125,7 +131,8 @@ def refit_model(frame: pd.DataFrame, strict: ChurnRiskModel, strict_rows: int,
                 "labels_known_through": _latest(frame, rows)}
     result = Refit(ChurnRiskModel(booster, calibrator, contract, strict.catalog_version,
                                   metadata),
-                   len(rows), trees, sum(len(r) for r in raw), len(raw))
+                   len(rows), trees, sum(len(r) for r in raw), len(raw),
+                   np.concatenate(scored), calibrator.apply(np.concatenate(raw)))
     log.info("%s", result.describe())
     return result
 

@@ -1,10 +1,7 @@
 """The training report's plots: ROC, reliability, gains and lift, feature contributions.
 
-Plots use matplotlib's object API with an Agg canvas, imported when a report is written:
-no backend is switched for the whole process (a notebook keeps its own), no figure is
-registered with pyplot (nothing to leak or close), and `churnlens --help` never imports
-matplotlib. Figures are drawn under the default style and saved without the `Software`
-PNG chunk, so the same inputs give the same bytes on any machine with the same versions.
+Figures come from `training.figures` (an Agg canvas per figure, reproducible bytes) and are
+drawn under matplotlib's default style.
 """
 
 from __future__ import annotations
@@ -18,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from training.figures import new_figure, save_figure
 from training.metrics import lift_at
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +36,6 @@ SCORER_LABELS = {"model": "Model", "health_score": "Health score",
                  "logistic": "Logistic regression"}
 TOP_FEATURES_PLOTTED = 20
 CALIBRATION_BINS = 10
-_DPI = 110
 
 
 def scorer_label(name: str) -> str:
@@ -66,22 +62,6 @@ def write_plots(directory: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]
         _plot_contributions(directory / "contributions.png", contributions)
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A figure on its own Agg canvas, outside pyplot, so nothing global changes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save(figure: Figure, path: Path) -> None:
-    figure.savefig(path, dpi=_DPI, metadata={"Software": None})
-    figure.clear()
-    log.debug("wrote %s", path)
-
-
 def _percent_axes(ax: Axes, x: bool = True, y: bool = True) -> None:
     from matplotlib.ticker import PercentFormatter
 
@@ -102,7 +82,7 @@ def _both_classes(y: np.ndarray) -> bool:
 def _plot_roc(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
     from sklearn.metrics import auc, roc_curve
 
-    figure = _figure(6.0, 5.5)
+    figure = new_figure(6.0, 5.5)
     ax = figure.add_subplot()
     if _both_classes(y):
         for i, (name, prob) in enumerate(scores.items()):
@@ -117,7 +97,7 @@ def _plot_roc(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> No
            ylabel="True positive rate: churned accounts flagged (%)")
     _percent_axes(ax)
     ax.legend(loc="lower right")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def reliability_bins(y: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BINS
@@ -137,7 +117,7 @@ def reliability_bins(y: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BI
 
 
 def _plot_calibration(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
-    figure = _figure(6.0, 5.5)
+    figure = new_figure(6.0, 5.5)
     ax = figure.add_subplot()
     top = 0.0
     if len(y):
@@ -155,11 +135,11 @@ def _plot_calibration(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray
            ylabel="Observed churn rate in bin (%)")
     _percent_axes(ax)
     ax.legend(loc="upper left")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_gains(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
-    figure = _figure(11.0, 5.0)
+    figure = new_figure(11.0, 5.0)
     gains, lift = figure.subplots(1, 2)
     n = len(y)
     if y.sum() > 0:
@@ -193,13 +173,13 @@ def _plot_gains(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> 
     _percent_axes(lift, y=False)
     gains.legend(loc="lower right")
     lift.legend(loc="upper right")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_contributions(path: Path, contributions: pd.Series) -> None:
     top = contributions.sort_values(ascending=False, kind="stable").head(
         TOP_FEATURES_PLOTTED)
-    figure = _figure(8.0, 1.5 + 0.3 * max(len(top), 4))
+    figure = new_figure(8.0, 1.5 + 0.3 * max(len(top), 4))
     ax = figure.add_subplot()
     if len(top):
         positions = np.arange(len(top))
@@ -213,4 +193,4 @@ def _plot_contributions(path: Path, contributions: pd.Series) -> None:
     ax.set(title=f"Top {len(top)} features by mean |contribution| on the test rows",
            xlabel="Mean absolute contribution to the raw score (log-odds)",
            ylabel="Feature")
-    _save(figure, path)
+    save_figure(figure, path)

@@ -149,3 +149,20 @@ def plan_splits(frame: pd.DataFrame, config: SplitConfig) -> list[TimeSplit]:
             break
         splits.append(split)
     return splits
+
+
+def as_known_at(frame: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
+    """The training set as it would have been built at `when`: snapshots before it, and
+    only the labels resolved by then (later ones become unknown).
+
+    Features are point in time, so this is exactly the set `churnlens build` would have
+    made from the sources as they stood at `when`; replaying history (a model trained
+    then, scored on later months) needs no second build.
+    """
+    when = pd.Timestamp(when)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when
+    past = frame[pd.to_datetime(frame["as_of"], utc=True) < when].copy()
+    unknown = pd.to_datetime(past["label_resolved_at"], utc=True) > when
+    past.loc[unknown, "churned"] = pd.NA
+    past.loc[unknown, "label_resolved_at"] = pd.NaT
+    return past

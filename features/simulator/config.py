@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Self
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from features.simulator.events import KEY_FEATURES, PLANS, SEGMENTS
@@ -311,6 +312,30 @@ class NoiseConfig(Strict):
     late_share: float = Field(default=0.005, ge=0, le=1)
 
 
+class DriftConfig(Strict):
+    """A product change from one day on (off unless `from_date` is set), for monitoring.
+
+    From `from_date`, the users of a `share` of the accounts (drawn from the seed alone, so
+    the rest of the base is byte-identical to a run without it) log in at `usage_factor`
+    times their rate and spend that fraction of the session minutes, as when a redesign
+    moves work elsewhere or an analytics change records fewer events. Active users, minutes
+    and key-feature use all fall; health, and so the true churn risk, does not. The inputs
+    shift and their relation to churn changes: a model trained before it reads the drop as
+    risk until it is retrained on data from after it.
+    """
+
+    from_date: dt.date | None = None
+    share: float = Field(default=0.5, ge=0, le=1, description="share of accounts it reaches")
+    usage_factor: float = Field(default=0.4, gt=0, le=1, description="logins and session "
+                                "minutes after it, relative to before")
+
+    def reached(self, seed: int, n_accounts: int) -> np.ndarray:
+        """Whether each account is reached (all False when there is no drift)."""
+        if self.from_date is None:
+            return np.zeros(n_accounts, dtype=bool)
+        return np.random.default_rng([seed, 0xD21F7]).random(n_accounts) < self.share
+
+
 class SimulationConfig(Strict):
     """Everything that determines a simulated dataset; the same config gives the same bytes."""
 
@@ -336,11 +361,16 @@ class SimulationConfig(Strict):
     notes: NotesConfig = Field(default_factory=NotesConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
     fingerprints: FingerprintsConfig = Field(default_factory=FingerprintsConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @model_validator(mode="after")
     def _check_period(self) -> Self:
         if (self.end - self.start).days < 90:
             raise ValueError("end must be at least 90 days after start")
+        drift = self.drift.from_date
+        if drift is not None and not self.start < drift <= self.end:
+            raise ValueError(f"the drift date {drift} must lie after the start and no later "
+                             f"than the end")
         return self
 
     @property

@@ -25,6 +25,8 @@ class World:
     config: SimulationConfig
     timeline: Timeline
     population: Population
+    # Which accounts the configured product change reaches (`config.drift`); none by default.
+    drift_reached: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

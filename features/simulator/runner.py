@@ -60,7 +60,8 @@ def build_world(config: SimulationConfig) -> World:
     timeline = build_timeline(
         config.start, config.n_days, config.usage.weekday_factors, config.usage.holiday_factor
     )
-    return World(config=config, timeline=timeline, population=build_population(config, timeline))
+    return World(config=config, timeline=timeline, population=build_population(config, timeline),
+                 drift_reached=config.drift.reached(config.seed, config.n_accounts))
 
 
 def _chunks(config: SimulationConfig) -> list[tuple[int, int]]:

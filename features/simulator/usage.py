@@ -13,7 +13,8 @@ daily count proportional to active users. Feature adoption is spread over onboar
 On top of health, shocks leave their own traces (`fingerprints`): each account has a
 power user who logs in far more than the rest and whom a departing champion takes away,
 a fit problem wears down the main workflow features, poor onboarding activates seats
-slowly and a budget cut switches users off.
+slowly and a budget cut switches users off. A configured product change
+(`config.DriftConfig`) cuts the logins and minutes of the accounts it reaches from its day on.
 Daily aggregates are stamped at midnight UTC of their day, logins at the first session.
 """
 
@@ -89,6 +90,9 @@ def simulate_usage(
     p = np.minimum(p_day[:, None] * users.propensity[None, :] * users.ramp,
                    MAX_LOGIN_PROBABILITY)
     p = np.where(engaged, p, p * uc.dormant_factor)
+    changed = _after_product_change(world, dyn, days)
+    if changed is not None:
+        p[changed] *= config.drift.usage_factor
     active = (rng.random(p.shape) < p) & users.licensed
     d_login, u_login = np.nonzero(active)
     boost = np.where(u_login == champion, fc.power_user_boost, 1.0)
@@ -99,6 +103,9 @@ def simulate_usage(
 
     # --- session minutes per day ---
     mean_minutes = uc.minutes_per_session * (0.6 + 0.8 * score[d_login])
+    if changed is not None:
+        mean_minutes = np.where(changed[d_login], mean_minutes * config.drift.usage_factor,
+                                mean_minutes)
     minutes = rng.gamma(2.0, mean_minutes / 2.0) * sessions
     day_minutes = np.bincount(d_login, weights=minutes, minlength=n)
     d_minutes = np.flatnonzero(day_minutes > 0)
@@ -146,3 +153,14 @@ def simulate_usage(
     records = UsageRecords.concat(parts)
     order = np.lexsort((records.user, records.event, records.ts))
     return records.take(order)
+
+
+def _after_product_change(world: World, dyn: AccountDynamics, days: np.ndarray
+                          ) -> np.ndarray | None:
+    """Which of `days` come after the configured product change, for an account it
+    reaches; None when it does not reach this account (`config.DriftConfig`)."""
+    if world.drift_reached is None or not world.drift_reached[dyn.index]:
+        return None
+    config = world.config
+    assert config.drift.from_date is not None  # only then is any account reached
+    return np.asarray(days >= (config.drift.from_date - config.start).days)

@@ -28,15 +28,19 @@ from serving.store.queries import NEWEST, summary
 from serving.store.schema import (
     account_scores,
     quarter_renewals,
+    run_monitoring,
+    run_profiles,
     score_evidence,
     score_reasons,
     scoring_runs,
+    shadow_scores,
 )
 
 log = logging.getLogger(__name__)
 
 # Every table keyed by run id, children before the tables their foreign keys point at.
-RUN_TABLES = (score_evidence, score_reasons, quarter_renewals, account_scores)
+RUN_TABLES = (score_evidence, score_reasons, quarter_renewals, run_profiles, run_monitoring,
+              shadow_scores, account_scores)
 
 _ALL_RUNS = sa.select(scoring_runs).order_by(*NEWEST)
 

@@ -10,7 +10,10 @@ is the evidence behind them (last NPS, open tickets, weekly usage) in `score_evi
 `quarter_renewals` holds, per run, each account's renewal due in the run's quarter and its
 outcome then (renewed, churned or open), with the account facts the book filters use:
 churned accounts are no longer scored, so `scores` cannot supply them. `audit_events` is
-the audit log.
+the audit log. Monitoring (`serving.monitoring`) adds `run_profiles` (a run's counts over
+its model's reference bins, written with the run), `run_monitoring` (the run's latest
+judgement, rewritten as renewals resolve) and `shadow_scores` (a challenger's scores of the
+same accounts, never shown to CSMs).
 """
 
 from __future__ import annotations
@@ -107,6 +110,31 @@ quarter_renewals = sa.Table(
     sa.Column("renewal_date", sa.Date, nullable=False),
     sa.Column("arr", sa.Float, nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
+)
+
+run_profiles = sa.Table(
+    "run_profiles", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("counts", sa.JSON, nullable=False),
+)
+
+run_monitoring = sa.Table(
+    "run_monitoring", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("computed_at", UtcDateTime, nullable=False),
+    sa.Column("verdict", sa.String(10), nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+)
+
+shadow_scores = sa.Table(
+    "shadow_scores", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
 )
 
 # Who did what, when (`serving.store.audit`): sign-ins, exports, reloads. Kept apart from

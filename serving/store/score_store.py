@@ -14,13 +14,10 @@ file's directory is created if missing.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -28,7 +25,8 @@ import sqlalchemy as sa
 
 from features.atomic import is_disk_full
 from features.point_in_time.evidence import AccountEvidence
-from features.sources.readers import engine_url, redact_url
+from features.sources.readers import redact_url
+from serving.store.engine import create_engine, sqlite_file
 from serving.store.models import (
     MAX_HISTORY,
     AccountDetail,
@@ -46,6 +44,7 @@ from serving.store.models import (
     ScoreStoreError,
     StoredScore,
 )
+from serving.store.monitoring import RunMonitoring, ShadowScore, write_extras
 from serving.store.prune import all_runs, delete_runs, settle_sqlite, size_on_disk
 from serving.store.queries import (
     account_row,
@@ -78,8 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
-_dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
 
 
 class ScoreStore:
@@ -87,8 +84,8 @@ class ScoreStore:
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
-        self._engine = _create_engine(url)
-        self._file = _sqlite_file(self._engine.url)
+        self._engine = create_engine(url)
+        self._file = sqlite_file(self._engine.url)
         try:
             metadata.create_all(self._engine)
         except sa.exc.SQLAlchemyError as exc:
@@ -108,11 +105,15 @@ class ScoreStore:
 
     def write_run(self, model_version: str, as_of: dt.date, scores: Sequence[StoredScore],
                   created_at: dt.datetime | None = None,
-                  renewals: Sequence[RenewalDue] = ()) -> int:
+                  renewals: Sequence[RenewalDue] = (), *,
+                  counts: dict[str, Any] | None = None,
+                  shadow: Sequence[ShadowScore] = ()) -> int:
         """Store one scoring run and all its rows in one transaction; returns the run id.
 
         `renewals` are the renewals due in the run's quarter with their outcomes (see
-        `point_in_time.terms.quarter_renewals`). Raises InvalidRunError (nothing written) for
+        `point_in_time.terms.quarter_renewals`); `counts` the run's counts over its model's
+        reference bins and `shadow` a challenger's scores of the same accounts
+        (`serving.monitoring`). Raises InvalidRunError (nothing written) for
         an empty list, a duplicate account, a score from another model version or as_of,
         or an impossible value.
         """
@@ -138,6 +139,7 @@ class ScoreStore:
                 conn.execute(score_evidence.insert(), evidence)
             if due:
                 conn.execute(quarter_renewals.insert(), due)
+            write_extras(conn, run_id, counts, shadow)
         self._after_bulk_load()
         log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
                  run_id, len(rows), model_version, as_of, time.perf_counter() - began)
@@ -231,6 +233,13 @@ class ScoreStore:
             evidence=None if evidence is None else AccountEvidence.from_json(evidence),
         )
 
+    # -- monitoring -----------------------------------------------------------------------
+
+    @property
+    def monitoring(self) -> RunMonitoring:
+        """Each run's counts, judgement and shadow scores (`serving.store.monitoring`)."""
+        return RunMonitoring(self._reading, self._writing)
+
     # -- pruning --------------------------------------------------------------------------
 
     def prune(self, keep: int, *, vacuum: bool = False, dry_run: bool = False
@@ -307,59 +316,15 @@ class ScoreStore:
             raise _failed(action, exc, fix) from exc
 
     @contextmanager
+    def _writing(self, action: str) -> Iterator[sa.Connection]:
+        with self._guard(f"{action} to {self.url} failed"), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
         with self._guard(f"Reading the score store at {self.url} failed"), \
                 self._engine.connect() as conn:
             yield conn
-
-
-def _create_engine(url: str) -> sa.Engine:
-    try:
-        parsed = sa.engine.make_url(engine_url(url))
-    except sa.exc.ArgumentError as exc:
-        raise ScoreStoreError(f"{url!r} is not a database URL. Use e.g. "
-                              f"sqlite:////path/scores.db or postgresql://user@host/db.") from exc
-    options: dict[str, Any] = {"json_serializer": _dumps}
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite:
-        file = _sqlite_file(parsed)
-        if file is None:
-            options |= {"poolclass": sa.pool.StaticPool,
-                        "connect_args": {"check_same_thread": False}}
-        else:
-            file.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        options["pool_pre_ping"] = True
-        if parsed.get_backend_name() == "postgresql":
-            options["connect_args"] = {"connect_timeout": 5}
-    try:
-        engine = sa.create_engine(parsed, **options)
-    except ModuleNotFoundError as exc:
-        raise ScoreStoreError(f"No database driver for {redact_url(url)} ({exc.name} is not "
-                              f"installed). Use SQLite or PostgreSQL, whose drivers "
-                              f"churnlens ships.") from exc
-    if sqlite:
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_file(url: sa.URL) -> Path | None:
-    """The file of a SQLite store; None for other databases and in-memory SQLite."""
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys on; WAL so the API reads while a batch run is being written."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def _disk_full(exc: sa.exc.SQLAlchemyError) -> bool:

@@ -51,7 +51,7 @@ from serving.store.audit import AuditEvent, AuditLog
 from serving.store.models import MAX_PER_PAGE
 from serving.store.score_store import ScoreStore
 from serving.store.summary import BookFigures
-from serving.web import charts, csrf, views
+from serving.web import charts, csrf, model_page, views
 from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -65,6 +65,8 @@ from serving.web.session import (
 from serving.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
+
+MODEL_PAGE_RUNS = 24  # judged runs the Model page shows
 
 HERE = Path(__file__).parent
 MAX_KEY_LENGTH = 1_000
@@ -138,7 +140,8 @@ def _templates() -> Jinja2Templates:
                        percent=views.percent, points=views.points, signed=views.signed,
                        label=views.label, owner_label=views.owner_label, day=views.day,
                        quarter_label=views.quarter_label, survey_scale=views.survey_scale,
-                       quote=lambda text: quote(str(text), safe=""))
+                       quote=lambda text: quote(str(text), safe=""),
+                       figure=model_page.figure, share=model_page.share)
     env.globals.update(UNASSIGNED=views.UNASSIGNED,
                        QUARTER_STATUS_LABELS=views.QUARTER_STATUS_LABELS)
     return Jinja2Templates(env=env)
@@ -376,3 +379,22 @@ def account_page(request: Request, account_id: str, session: Session,
         "evidence": detail.evidence,
         "usage": charts.usage_trend(detail.evidence.usage) if detail.evidence else None,
     }, session=session)
+
+
+# -- the model ------------------------------------------------------------------------------------
+
+@router.get("/model", response_class=HTMLResponse)
+def model_page_view(request: Request, session: Session) -> Response:
+    """For data scientists and admins: the serving model, the newest run's verdict and drift,
+    realised performance over the judged runs (`serving.web.model_page`)."""
+    if session.role is not Role.admin:
+        return _render(request, "error.html", {
+            "heading": "The Model page is for admins",
+            "message": "Drift and realised performance cover the whole base, so they are "
+                       "shown to admin keys only. Sign in with an admin key to see them.",
+            "back": "/"}, 403, session)
+    current = request.app.state.holder.current
+    view = model_page.model_view(current.model if current is not None else None,
+                                 current.version if current is not None else None,
+                                 _store(request).monitoring.judgements(MODEL_PAGE_RUNS))
+    return _render(request, "model.html", {"view": view}, session=session)

@@ -24,6 +24,7 @@ from serving.store.score_store import (
     ScoreStoreError,
     StoredScore,
 )
+from serving.store.monitoring import ShadowScore
 
 JAN, FEB, MAR, APR = (dt.date(2025, m, 1) for m in (1, 2, 3, 4))
 ACCOUNTS = ("a1", "a2", "a3", "a4")
@@ -60,7 +61,11 @@ def renewals(as_of: dt.date) -> list[RenewalDue]:
 def write(store: ScoreStore, as_of: dt.date, shift: float = 0.0) -> int:
     book = [scored(account_id, round(0.1 * (i + 1) + shift, 4), as_of)
             for i, account_id in enumerate(ACCOUNTS)]
-    return store.write_run("7", as_of, book, renewals=renewals(as_of))
+    run_id = store.write_run("7", as_of, book, renewals=renewals(as_of),
+                             counts={"rows": len(book)},
+                             shadow=[ShadowScore("a1", "8", 0.2)])
+    store.monitoring.save(run_id, "ok", {"verdict": "ok"})
+    return run_id
 
 
 @pytest.fixture
