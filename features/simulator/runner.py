@@ -29,7 +29,7 @@ from features.simulator.support import simulate_tickets
 from features.simulator.surveys import simulate_surveys
 from features.simulator.tables import SCHEMAS, TRUTH_SCHEMAS, ChunkTables
 from features.simulator.timeline import build_timeline
-from features.simulator.usage import simulate_usage
+from features.simulator.usage import after_product_change, simulate_usage
 from features.simulator.writer import Format, TableSink
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,8 @@ def _simulate_chunk(
         seats = dyn.contracts.seats_by_day(dyn.first_day)
         usage_rng, support_rng, survey_rng, notes_rng = streams.signals.spawn(4)
         raw_usage = simulate_usage(usage_rng, world, dyn, seats)
-        usage.append(add_usage_noise(usage_rng, raw_usage, config.noise))
+        usage.append(after_product_change(
+            world, dyn, add_usage_noise(usage_rng, raw_usage, config.noise)))
         tickets.append(simulate_tickets(support_rng, world, dyn, seats))
         surveys.append(simulate_surveys(survey_rng, world, dyn))
         notes.append(simulate_notes(notes_rng, world, dyn))

@@ -90,9 +90,6 @@ def simulate_usage(
     p = np.minimum(p_day[:, None] * users.propensity[None, :] * users.ramp,
                    MAX_LOGIN_PROBABILITY)
     p = np.where(engaged, p, p * uc.dormant_factor)
-    changed = _after_product_change(world, dyn, days)
-    if changed is not None:
-        p[changed] *= config.drift.usage_factor
     active = (rng.random(p.shape) < p) & users.licensed
     d_login, u_login = np.nonzero(active)
     boost = np.where(u_login == champion, fc.power_user_boost, 1.0)
@@ -103,9 +100,6 @@ def simulate_usage(
 
     # --- session minutes per day ---
     mean_minutes = uc.minutes_per_session * (0.6 + 0.8 * score[d_login])
-    if changed is not None:
-        mean_minutes = np.where(changed[d_login], mean_minutes * config.drift.usage_factor,
-                                mean_minutes)
     minutes = rng.gamma(2.0, mean_minutes / 2.0) * sessions
     day_minutes = np.bincount(d_login, weights=minutes, minlength=n)
     d_minutes = np.flatnonzero(day_minutes > 0)
@@ -155,12 +149,31 @@ def simulate_usage(
     return records.take(order)
 
 
-def _after_product_change(world: World, dyn: AccountDynamics, days: np.ndarray
-                          ) -> np.ndarray | None:
-    """Which of `days` come after the configured product change, for an account it
-    reaches; None when it does not reach this account (`config.DriftConfig`)."""
+def after_product_change(world: World, dyn: AccountDynamics, records: UsageRecords
+                         ) -> UsageRecords:
+    """The account's usage with the configured product change applied (`DriftConfig`).
+
+    For an account it reaches, from its day on each login is kept with probability
+    `usage_factor`, session minutes are scaled by it and key-feature counts thinned by it.
+    It is applied to the finished records (noise included), drawing from its own
+    generator, so the account's records before the change are exactly those of a base
+    without it.
+    """
+    drift = world.config.drift
     if world.drift_reached is None or not world.drift_reached[dyn.index]:
-        return None
-    config = world.config
-    assert config.drift.from_date is not None  # only then is any account reached
-    return np.asarray(days >= (config.drift.from_date - config.start).days)
+        return records
+    assert drift.from_date is not None  # only then is any account reached
+    factor = drift.usage_factor
+    rng = np.random.default_rng([world.config.seed, 0xD21F7, dyn.index])
+    after = records.ts >= world.timeline.day_us_int((drift.from_date - world.config.start).days)
+    quantity = records.quantity.copy()
+    keep = np.ones(len(records.ts), dtype=bool)
+    logins = after & (records.event == _LOGIN)
+    keep[logins] = rng.random(int(logins.sum())) < factor
+    minutes = after & (records.event == _MINUTES)
+    quantity[minutes] = np.round(quantity[minutes] * factor, 1)
+    features = after & np.isin(records.event, _FEATURE_CODES)
+    quantity[features] = rng.binomial(quantity[features].astype(np.int64), factor)
+    keep &= quantity > 0
+    changed = UsageRecords(records.account, records.ts, records.event, records.user, quantity)
+    return changed.take(np.flatnonzero(keep))

@@ -17,6 +17,7 @@ from api_keys import KEYS
 from features.sources.loading import Sources
 from serving.auth import KeyRing
 from serving.batch import default_as_of, run_batch
+from serving.monitoring.monitor import judge_runs
 from serving.risk import Bands
 from serving.store.score_store import ScoreStore
 from training.model import ChurnRiskModel
@@ -31,12 +32,14 @@ def keyring_of_test_keys() -> KeyRing:
 
 def scored_store(path: Path, sources: Sources, model: ChurnRiskModel) -> ScoreStore:
     """A SQLite store holding two monthly runs of the simulated base, so the list has a
-    "change since the previous run" and accounts have a score history."""
+    "change since the previous run" and accounts have a score history, both judged as
+    `churnlens score` judges them (for the Model page)."""
     store = ScoreStore(f"sqlite:///{path}")
     latest = default_as_of(sources)
     earlier = (latest.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     run_batch(sources, model, "1", store, earlier, Bands())
     run_batch(sources, model, "1", store, latest, Bands())
+    judge_runs(store, store.runs(limit=2), sources, lambda _: model.profile, Bands())
     return store
 
 
