@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from features.sources.readers import engine_url
 from serving.risk import Bands, Reason, RiskScore
+from serving.store.monitoring import ShadowScore
 from serving.store.schema import metadata, scoring_runs
 from serving.store.score_store import (
     AccountInfo,
@@ -24,7 +25,6 @@ from serving.store.score_store import (
     ScoreStoreError,
     StoredScore,
 )
-from serving.store.monitoring import ShadowScore
 
 JAN, FEB, MAR, APR = (dt.date(2025, m, 1) for m in (1, 2, 3, 4))
 ACCOUNTS = ("a1", "a2", "a3", "a4")

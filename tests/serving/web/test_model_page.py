@@ -6,11 +6,10 @@ import html
 import re
 
 import pytest
-from api_keys import auth
+from api_keys import KEYS, auth
 from fastapi.testclient import TestClient
 from web_support import post_form, scored_store
 
-from api_keys import KEYS
 from serving.api import create_app
 from serving.model_holder import ModelHolder
 from serving.monitoring.monitor import RunJudgement
