@@ -10,9 +10,10 @@ sampling error (Hanley and McNeil's standard error for its churned and renewed c
 a small book needs a larger fall.
 
 *Watch* for anything that may become one: a shift (PSI 0.10-0.25 beyond the spread) of the
-score or an important feature, a drift of a less important feature, a jump in a missing
-share, text values the model never saw, or the realised figures above while still
-provisional. Otherwise *ok*.
+score or an important feature, a drift of one of the ten most important features after
+the first five, a jump in a missing share, text values the model never saw, or the
+realised figures above while still provisional. Otherwise *ok*. Drift of features the
+model barely uses stays in the drift table and does not move the verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from serving.monitoring.realised import FINAL, PENDING, Realised
 
 OK, WATCH, RETRAIN = "ok", "watch", "retrain"
 LEVELS = (OK, WATCH, RETRAIN)
-TOP_FEATURES = 5
+TOP_FEATURES = 5  # drift of these says retrain
+WATCHED_FEATURES = 10  # drift of these says watch
 SIGMAS = 3.0
 MIN_RESOLVED, MIN_CHURNED = 100, 10  # fewer resolved rows say nothing about the AUC
 
@@ -72,7 +74,8 @@ def judge(drift: DriftReport | None, realised: Realised,
             important = f.importance_rank <= TOP_FEATURES
             if f.status == DRIFTED and important:
                 retrain.append(f"An important feature drifted: {text}.")
-            elif f.status == DRIFTED or (f.status == SHIFTED and important):
+            elif (f.status == DRIFTED and f.importance_rank <= WATCHED_FEATURES) or (
+                    f.status == SHIFTED and important):
                 watch.append(f"{'Drifted' if f.status == DRIFTED else 'Shifted'}: {text}.")
             if f.missing_jump:
                 watch.append(f"{f.name} is missing for {f.missing_now:.0%} of accounts "

@@ -3,6 +3,7 @@ jumps, new categories and band shares."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -94,3 +95,14 @@ def test_run_counts_from_a_scoring_frame():
     assert run.mean_probability == pytest.approx(0.17)
     assert RunCounts.from_dict(run.to_dict()) == run
     assert not math.isnan(run.mean_probability)
+
+
+def test_a_small_book_from_the_same_population_does_not_cry_wolf():
+    deciles = Distribution(NUMERIC, (0.1,) * 10 + (0.0,), edges=tuple(range(1, 10)))
+    reference = dataclasses.replace(profile(), features={"logins": deciles})
+    rng = np.random.default_rng(0)
+    small = (*(int(c) for c in rng.multinomial(60, [0.1] * 10)), 0)
+    run = RunCounts(60, {"logins": small}, (30, 30, 0), 0.1, {})
+    [logins] = judge_drift(reference, run, 0.3, 0.15, {}).features
+    assert logins.psi > 0.10  # the rule of thumb alone would call this a shift
+    assert logins.status == STABLE and logins.spread > logins.psi

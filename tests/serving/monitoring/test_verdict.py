@@ -44,6 +44,7 @@ def test_nothing_wrong_is_ok():
     (drift(score=SHIFTED), WATCH),
     (drift(feature("minutes", DRIFTED, rank=2)), RETRAIN),
     (drift(feature("minutes", DRIFTED, rank=6)), WATCH),  # not among the top five
+    (drift(feature("minutes", DRIFTED, rank=11)), OK),  # barely used by the model
     (drift(feature("minutes", SHIFTED, rank=1)), WATCH),
     (drift(feature("minutes", SHIFTED, rank=9)), OK),
     (drift(feature("minutes", missing_jump=True)), WATCH),

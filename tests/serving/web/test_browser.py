@@ -211,3 +211,36 @@ def test_the_page_works_by_keyboard_and_on_a_phone(browser: Browser, base_url: s
         screenshot(page, "web-account-phone.png")
     finally:
         context.close()
+
+
+def admin_api(base_url: str, path: str) -> Any:
+    request = urllib.request.Request(f"{base_url}{path}", headers=auth("admin"))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_an_admin_opens_the_model_page_and_reads_the_newest_verdict(page: Page,
+                                                                      base_url: str):
+    sign_in(page, "admin")
+    expect(page.get_by_role("heading", name="Accounts by renewal risk")).to_be_visible()
+    page.get_by_role("link", name="Model", exact=True).click()
+    page.wait_for_url(f"{base_url}/model")
+    judged = admin_api(base_url, "/v1/monitoring")["runs"]
+    newest = judged[0]
+    expect(page.locator("#verdict .verdict-level")).to_have_text(newest["verdict"])
+    expect(page.locator("#drift-table tbody tr")).to_have_count(
+        min(15, len(newest["drift"]["features"])))
+    first = newest["drift"]["features"][0]
+    expect(page.locator("#drift-table tbody tr").first).to_have_attribute("data-feature",
+                                                                          first["name"])
+    expect(page.locator("#realised-table tbody tr[data-run]")).to_have_count(len(judged))
+    expect(page.locator("#drift-table svg.spark").first).to_be_visible()
+    screenshot(page, "web-model.png")
+
+
+def test_a_viewer_sees_no_model_page(page: Page):
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Accounts by renewal risk")).to_be_visible()
+    expect(page.get_by_role("link", name="Model", exact=True)).to_have_count(0)
+    page.goto("/model")
+    expect(page.get_by_role("heading", name="The Model page is for admins")).to_be_visible()
