@@ -69,6 +69,7 @@ def score(
     """
     import datetime as dt
 
+    from features.errors import ChurnlensError
     from features.settings import get_settings
     from features.sources.loading import load_sources
     from serving.batch import Shadow, run_batch, scoring_reach
@@ -102,8 +103,12 @@ def score(
                            Bands(settings.band_high, settings.band_medium),
                            settings.grace_days, shadowing)
         if monitor:
-            runs = store.runs(limit=monitor_commands.RUNS_JUDGED)
-            judged = monitor_commands.judge_and_log(store, runs, sources)
+            try:
+                judged = monitor_commands.judge_and_log(
+                    store, store.runs(limit=monitor_commands.RUNS_JUDGED), sources)
+            except ChurnlensError as exc:  # the run is stored; judging it can wait
+                log.warning("scoring run %d is stored, but judging it failed: %s Run "
+                            "`churnlens monitor` once that is fixed.", result.run_id, exc)
     finally:
         store.dispose()
     example = settings.home / EXAMPLE_REQUEST

@@ -118,7 +118,8 @@ class Sources:
 
 def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = None,
                  timings: dict[str, float] | None = None, *,
-                 usage_reach: UsageReach | None = None) -> Sources:
+                 usage_reach: UsageReach | None = None,
+                 outcomes_only: bool = False) -> Sources:
     """Read, type and validate every contract table at `location`.
 
     `data_end` is the last day the data covers; it defaults to `data_end` in the
@@ -129,11 +130,16 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
     `usage_reach` is for scoring only: a Parquet usage table is trimmed to it as it is
     read, and the usage rows left out are neither typed nor checked (CSV files and
     databases are still read and checked whole).
+
+    `outcomes_only` is for judging past runs, which need term outcomes alone: only the
+    accounts and subscriptions are read when the data's end is known without the rest
+    (`readers.read_location`), so term outcomes are known through the same day as when
+    everything is read.
     """
     timings = {} if timings is None else timings
     explicit_end = (stated_data_end(data_end, "The data end (--data-end)")
                     if data_end is not None else None)
-    raw = read_location(location, usage_reach, explicit_end)
+    raw = read_location(location, usage_reach, explicit_end, outcomes_only=outcomes_only)
     violations: list[Violation] = _missing_tables(raw)
     frames: dict[str, pd.DataFrame] = {}
     for name, raw_table in raw.tables.items():
@@ -177,7 +183,7 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
     sources = Sources(frames, end, raw.location, warnings,
                       usage.read_from if usage is not None else None, ends, labels_through)
     timings["across tables"] = time.perf_counter() - began
-    for absent in (name for name in TABLES if name not in frames):
+    for absent in (name for name in TABLES if name not in frames and not outcomes_only):
         log.info("no %s table at %s: its feature family will be absent", absent, raw.location)
     for warning in sources.warnings:
         log.warning(warning)

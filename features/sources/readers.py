@@ -76,20 +76,29 @@ def is_database_url(location: str | Path) -> bool:
     return "://" in str(location)
 
 
+# What term outcomes are read from: the contracts and the accounts they belong to.
+OUTCOME_TABLES = frozenset({"accounts", "subscriptions"})
+
+
 def read_location(location: str | Path, usage_reach: UsageReach | None = None,
-                  data_end: pd.Timestamp | None = None) -> RawSources:
+                  data_end: pd.Timestamp | None = None, *,
+                  outcomes_only: bool = False) -> RawSources:
     """Read every contract table present at `location` (directory or SQLAlchemy URL).
 
     With `usage_reach`, a Parquet usage table is trimmed to the rows it names as it is
     read; `data_end` (else the directory's stated one) then fixes the default as_of.
+    `outcomes_only` reads just OUTCOME_TABLES when the data's end is known without the
+    other tables (given, or stated in the directory); otherwise every table, since the
+    latest record of any of them is then the data's end.
     """
     if is_database_url(location):
         return _read_database(str(location))
-    return _read_directory(Path(location), usage_reach, data_end)
+    return _read_directory(Path(location), usage_reach, data_end, outcomes_only)
 
 
 def _read_directory(directory: Path, usage_reach: UsageReach | None,
-                    data_end: pd.Timestamp | None) -> RawSources:
+                    data_end: pd.Timestamp | None, outcomes_only: bool = False
+                    ) -> RawSources:
     if not directory.is_dir():
         raise SourceNotFoundError(
             f"Source directory {directory} does not exist. Point --data at a directory of "
@@ -98,7 +107,10 @@ def _read_directory(directory: Path, usage_reach: UsageReach | None,
         )
     stated = _stated_data_end(directory)
     tables: dict[str, RawTable] = {}
+    end_known = data_end is not None or stated is not None
     for name in TABLES:
+        if outcomes_only and end_known and name not in OUTCOME_TABLES:
+            continue
         found = [directory / f"{name}{suffix}" for suffix in SUFFIXES
                  if (directory / f"{name}{suffix}").is_file()]
         if len(found) > 1:

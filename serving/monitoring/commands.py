@@ -65,9 +65,9 @@ def monitor(
             typer.echo("The score store holds no scoring run yet: run `churnlens score` "
                        "first.")
             raise typer.Exit(1)
-        # only the subscriptions say which terms resolved: read as little usage as can be
+        # only the subscriptions say which terms resolved: read as little else as can be
         sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
-                               usage_reach=UsageReach(1, None))
+                               usage_reach=UsageReach(1, None), outcomes_only=True)
         judged = judge_and_log(store, runs, sources, mlflow=mlflow)
     finally:
         store.dispose()

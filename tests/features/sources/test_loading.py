@@ -219,3 +219,17 @@ def test_text_parsed_once_per_distinct_value_equals_parsing_every_row(name):
         typed, problems = parse_table(TABLES[name], variant)
         pd.testing.assert_frame_equal(typed, expected)
         assert problems == expected_problems
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_outcomes_only_reads_the_contracts_when_the_data_end_is_stated(tmp_path, fmt):
+    stated = write_tables(tmp_path / "stated", tiny_tables(), fmt, DATA_END)
+    full, light = load_sources(stated), load_sources(stated, outcomes_only=True)
+    assert set(light.tables) == {"accounts", "subscriptions"} < set(full.tables)
+    assert light.outcomes_known_through == full.outcomes_known_through
+    pd.testing.assert_frame_equal(light.subscriptions, full.subscriptions)
+    # without a stated end, the latest record of any table is the data's end: read them all
+    unstated = write_tables(tmp_path / "unstated", tiny_tables(), fmt, None)
+    assert set(load_sources(unstated, outcomes_only=True).tables) == set(full.tables)
+    explicit = load_sources(unstated, data_end=DATA_END, outcomes_only=True)
+    assert set(explicit.tables) == {"accounts", "subscriptions"}

@@ -84,3 +84,24 @@ def test_a_shadow_challenger_is_scored_on_the_same_accounts(champion, simulated_
     monitored = run_cli("monitor", "--data", sources, "--no-mlflow")
     shadow = [line.split() for line in monitored.out.splitlines() if " shadow " in line]
     assert shadow and shadow[0][1] == challenger.version
+
+
+def test_a_failed_judgement_keeps_the_scored_run(champion, simulated_set, run_cli,
+                                                  isolated_settings, monkeypatch, caplog):
+    from features.errors import ChurnlensError
+    from serving.monitoring import commands
+
+    def broken(*args, **kwargs):
+        raise ChurnlensError("the monitoring table is locked.")
+
+    monkeypatch.setattr(commands, "judge_and_log", broken)
+    _, manifest, _ = simulated_set
+    scored = run_cli("score", "--data", manifest["sources"]["location"])
+    assert scored.code == 0, scored.err
+    assert "Monitoring:" not in scored.out
+    assert "judging it failed: the monitoring table is locked." in caplog.text
+    store = ScoreStore(isolated_settings.score_store)
+    try:
+        assert len(store.runs()) == 1 and store.monitoring.judgements() == []
+    finally:
+        store.dispose()
