@@ -87,7 +87,7 @@ def test_a_shadow_challenger_is_scored_on_the_same_accounts(champion, simulated_
 
 
 def test_a_failed_judgement_keeps_the_scored_run(champion, simulated_set, run_cli,
-                                                  isolated_settings, monkeypatch, caplog):
+                                                  isolated_settings, monkeypatch):
     from features.errors import ChurnlensError
     from serving.monitoring import commands
 
@@ -99,7 +99,7 @@ def test_a_failed_judgement_keeps_the_scored_run(champion, simulated_set, run_cl
     scored = run_cli("score", "--data", manifest["sources"]["location"])
     assert scored.code == 0, scored.err
     assert "Monitoring:" not in scored.out
-    assert "judging it failed: the monitoring table is locked." in caplog.text
+    assert "judging it failed: the monitoring table is locked." in scored.err
     store = ScoreStore(isolated_settings.score_store)
     try:
         assert len(store.runs()) == 1 and store.monitoring.judgements() == []
