@@ -150,7 +150,9 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
                              f"as_of within the data (it ends {sources.data_end.date()}).")
     run_id = store.write_run(version, as_of, scored,
                              renewals=renewals_due(sources, as_of, grace_days),
-                             counts=result.counts, shadow=result.shadow)
+                             counts=result.counts, shadow=result.shadow,
+                             reference=None if model.profile is None
+                             else model.profile.to_dict())
     high = sum(s.score.band == "high" for s in scored)
     return BatchResult(run_id, as_of, version, len(scored), high,
                        time.perf_counter() - started, _example(scored[:2], features[:2]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,27 +84,29 @@ def judge_and_log(store: ScoreStore, runs: Sequence[Any], sources: Sources, *,
     from training.tracking import mlflow_client
 
     settings = get_settings()
-    client = mlflow_client()
-    profile_of = _profiles(client)
-    judged = judge_runs(store, runs, sources, profile_of,
+    judged = judge_runs(store, runs, sources, _registry_profiles(),
                         Bands(settings.band_high, settings.band_medium), settings.grace_days)
     if mlflow:
         from serving.monitoring.tracking import log_judgements
 
         try:
-            log_judgements(client, judged, profile_of)
+            log_judgements(mlflow_client(), judged)
         except Exception as exc:  # the judgement is stored; MLflow is a copy of it
             log.warning("could not log the monitoring to MLflow: %s", exc)
     return judged
 
 
-def _profiles(client: Any) -> Any:
-    from training.registry import RegistryError, load_version
+def _registry_profiles() -> Callable[[str], ReferenceProfile | None]:
+    """Model versions' profiles from the registry, for runs stored without one (each
+    version loaded once, and the registry opened only if some run needs it)."""
 
     @cache
     def profile_of(version: str) -> ReferenceProfile | None:
+        from training.registry import RegistryError, load_version
+        from training.tracking import mlflow_client
+
         try:
-            model, _ = load_version(client, version)
+            model, _ = load_version(mlflow_client(), version)
         except RegistryError as exc:
             log.warning("model version %s cannot be loaded, so its runs' drift is not "
                         "judged: %s", version, exc)
@@ -138,7 +140,7 @@ def describe(judged: Sequence[RunJudgement]) -> list[str]:
     lines.append("")
     lines.append(f"{'run':>5} {'as_of':<10} {'model':>5} {'verdict':<7} {'status':<11} "
                  f"{'resolved':>9} {'ROC AUC':>7} {'PR AUC':>6} {'lift@10':>7} {'Brier':>6} "
-                 f"{'obs/exp':>11}")
+                 f"{'ECE':>6} {'obs/exp':>11}")
     for j in judged:
         r = j.realised
         m = r.metrics
@@ -147,15 +149,36 @@ def describe(judged: Sequence[RunJudgement]) -> list[str]:
             f"{j.verdict.level:<7} {r.status:<11} {r.resolved:>4}/{r.rows:<4} "
             f"{_num(m.get('roc_auc')):>7} {_num(m.get('pr_auc')):>6} "
             f"{_num(m.get('lift_at_10'), 2):>7} {_num(m.get('brier')):>6} "
-            f"{_share(r.observed_churn)}/{_share(r.expected_churn)}")
+            f"{_num(m.get('ece')):>6} {_share(r.observed_churn)}/{_share(r.expected_churn)}")
         for version, shadow in j.shadow.items():
             s = shadow.metrics
             lines.append(f"{'':>5} {'shadow':<10} {version:>5} {'':<7} {shadow.status:<11} "
                          f"{shadow.resolved:>4}/{shadow.rows:<4} {_num(s.get('roc_auc')):>7} "
                          f"{_num(s.get('pr_auc')):>6} {_num(s.get('lift_at_10'), 2):>7} "
-                         f"{_num(s.get('brier')):>6} "
+                         f"{_num(s.get('brier')):>6} {_num(s.get('ece')):>6} "
                          f"{_share(shadow.observed_churn)}/{_share(shadow.expected_churn)}")
+    return lines + by_version(judged)
+
+
+def by_version(judged: Sequence[RunJudgement]) -> list[str]:
+    """Per model version: its judged runs, how many are final, and their mean realised
+    ROC AUC and Brier score (runs without resolved renewals left out of the means)."""
+    lines = ["", "By model version:"]
+    for version in sorted({j.run.model_version for j in judged}, key=_version_order):
+        mine = [j for j in judged if j.run.model_version == version]
+        aucs = [a for j in mine if math.isfinite(a := j.realised.metrics.get("roc_auc",
+                                                                                math.nan))]
+        briers = [b for j in mine if math.isfinite(b := j.realised.metrics.get("brier",
+                                                                                  math.nan))]
+        final = sum(j.realised.status == "final" for j in mine)
+        lines.append(f"  v{version}: {len(mine)} runs ({final} final), mean realised ROC AUC "
+                     f"{_num(sum(aucs) / len(aucs) if aucs else None)}, Brier "
+                     f"{_num(sum(briers) / len(briers) if briers else None)}")
     return lines
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (10**9, version)
 
 
 def _num(value: float | None, places: int = 3) -> str:

@@ -15,13 +15,12 @@ import logging
 import math
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from serving.monitoring.monitor import RunJudgement
 from serving.monitoring.plots import write_plots
-from training.profile import ReferenceProfile
 from training.tracking import experiment_id
 
 log = logging.getLogger(__name__)
@@ -48,8 +47,7 @@ def monitoring_metrics(judgement: RunJudgement) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if math.isfinite(v)}
 
 
-def log_judgements(client: Any, judgements: Sequence[RunJudgement],
-                   profile_of: Callable[[str], ReferenceProfile | None]) -> dict[str, str]:
+def log_judgements(client: Any, judgements: Sequence[RunJudgement]) -> dict[str, str]:
     """Log each model version's judged runs to its monitoring run; {version: run id}."""
     from mlflow.entities import Metric
 
@@ -67,11 +65,9 @@ def log_judgements(client: Any, judgements: Sequence[RunJudgement],
             metrics += [Metric(key, value, stamp, judgement.run.id)
                         for key, value in monitoring_metrics(judgement).items()]
         client.log_batch(run_id, metrics=metrics)
-        profile = profile_of(version)
+        newest_first = sorted(mine, key=lambda j: (j.run.as_of, j.run.id), reverse=True)
         with tempfile.TemporaryDirectory(prefix="churnlens-monitor-") as tmp:
-            write_plots(Path(tmp), sorted(mine, key=lambda j: (j.run.as_of, j.run.id),
-                                          reverse=True),
-                        profile.backtest if profile is not None else {})
+            write_plots(Path(tmp), newest_first, newest_first[0].backtest)
             client.log_artifacts(run_id, tmp, artifact_path="monitoring")
         client.set_terminated(run_id)
         out[version] = run_id

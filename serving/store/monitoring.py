@@ -56,10 +56,12 @@ class Judgement:
 
 
 def write_extras(conn: sa.Connection, run_id: int, counts: dict[str, Any] | None,
-                 shadow: Sequence[ShadowScore]) -> None:
-    """The run's counts and shadow scores, inside the run's own transaction."""
+                 reference: dict[str, Any] | None, shadow: Sequence[ShadowScore]) -> None:
+    """The run's counts, its model's reference profile and shadow scores, inside the run's
+    own transaction."""
     if counts is not None:
-        conn.execute(run_profiles.insert().values(run_id=run_id, counts=counts))
+        conn.execute(run_profiles.insert().values(run_id=run_id, counts=counts,
+                                                  reference=reference))
     if shadow:
         conn.execute(shadow_scores.insert(), [
             {"run_id": run_id, "account_id": s.account_id, "model_version": s.model_version,
@@ -73,12 +75,15 @@ class RunMonitoring:
                  writing: Callable[[str], AbstractContextManager[sa.Connection]]) -> None:
         self._reading, self._writing = reading, writing
 
-    def counts(self, run_id: int) -> dict[str, Any] | None:
-        """The run's counts over its model's reference bins; None for runs without."""
+    def counts(self, run_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The run's counts over its model's reference bins and that reference profile;
+        None for what the run was stored without."""
         with self._reading() as conn:
-            row = conn.execute(sa.select(run_profiles.c.counts).where(
-                run_profiles.c.run_id == run_id)).first()
-        return None if row is None else dict(row[0])
+            row = conn.execute(sa.select(run_profiles.c.counts, run_profiles.c.reference)
+                               .where(run_profiles.c.run_id == run_id)).first()
+        if row is None:
+            return None, None
+        return dict(row[0]), None if row[1] is None else dict(row[1])
 
     def scores(self, run_id: int) -> list[RunScore]:
         c = account_scores.c

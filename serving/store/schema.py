@@ -11,9 +11,9 @@ is the evidence behind them (last NPS, open tickets, weekly usage) in `score_evi
 outcome then (renewed, churned or open), with the account facts the book filters use:
 churned accounts are no longer scored, so `scores` cannot supply them. `audit_events` is
 the audit log. Monitoring (`serving.monitoring`) adds `run_profiles` (a run's counts over
-its model's reference bins, written with the run), `run_monitoring` (the run's latest
-judgement, rewritten as renewals resolve) and `shadow_scores` (a challenger's scores of the
-same accounts, never shown to CSMs).
+its model's reference bins and that reference, written with the run), `run_monitoring`
+(the run's latest judgement, rewritten as renewals resolve) and `shadow_scores` (a
+challenger's scores of the same accounts, never shown to CSMs).
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ run_profiles = sa.Table(
     sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("counts", sa.JSON, nullable=False),
+    # the scoring model's reference profile, so a run is judged without the registry
+    sa.Column("reference", sa.JSON, nullable=True),
 )
 
 run_monitoring = sa.Table(

@@ -107,13 +107,14 @@ class ScoreStore:
                   created_at: dt.datetime | None = None,
                   renewals: Sequence[RenewalDue] = (), *,
                   counts: dict[str, Any] | None = None,
+                  reference: dict[str, Any] | None = None,
                   shadow: Sequence[ShadowScore] = ()) -> int:
         """Store one scoring run and all its rows in one transaction; returns the run id.
 
         `renewals` are the renewals due in the run's quarter with their outcomes (see
         `point_in_time.terms.quarter_renewals`); `counts` the run's counts over its model's
-        reference bins and `shadow` a challenger's scores of the same accounts
-        (`serving.monitoring`). Raises InvalidRunError (nothing written) for
+        reference bins, `reference` that profile, `shadow` a challenger's scores of the
+        same accounts (`serving.monitoring`). Raises InvalidRunError (nothing written) for
         an empty list, a duplicate account, a score from another model version or as_of,
         or an impossible value.
         """
@@ -139,7 +140,7 @@ class ScoreStore:
                 conn.execute(score_evidence.insert(), evidence)
             if due:
                 conn.execute(quarter_renewals.insert(), due)
-            write_extras(conn, run_id, counts, shadow)
+            write_extras(conn, run_id, counts, reference, shadow)
         self._after_bulk_load()
         log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
                  run_id, len(rows), model_version, as_of, time.perf_counter() - began)

@@ -71,8 +71,9 @@ def model_view(model: ChurnRiskModel | None, version: str | None,
     reference = None if profile is None else {
         "window": profile.window, "rows": profile.rows, "churn_rate": profile.churn_rate,
         "mean_probability": profile.mean_probability}
-    backtest = profile.backtest if profile is not None else {}
     newest = runs[0] if runs else None
+    backtest = profile.backtest if profile is not None else (
+        newest.backtest if newest is not None else {})
     resolved = [r for r in runs if r.realised.reliability]
     chosen = max(resolved, key=lambda r: (r.realised.status == "final", r.realised.resolved),
                  default=None)

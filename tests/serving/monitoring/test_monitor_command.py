@@ -33,6 +33,7 @@ def test_score_judges_the_run_and_monitor_judges_the_stored_runs(champion, simul
     # the June run's renewals have mostly resolved by the data's end: it has realised figures
     june = next(row for row in table if row[0] == "1")
     assert june[4] in ("provisional", "final") and float(june[6]) > 0.5
+    assert any(line.startswith(f"  v{champion.version}: 2 runs (") for line in lines)
 
     store = ScoreStore(isolated_settings.score_store)
     try:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from books import book
 
+from serving.monitoring.counts import RunCounts
 from serving.monitoring.monitor import RunJudgement, judge_run
 from serving.monitoring.realised import FINAL, PENDING, PROVISIONAL, run_outcomes
 from serving.risk import Bands
 from serving.store.monitoring import ShadowScore
+from training.profile import NUMERIC, Distribution, ReferenceProfile
 
 AS_OF = dt.date(2024, 6, 1)
 # Four annual terms end on 2025-01-01 (grace 30 days: decided at 2025-01-31 00:00, so by
@@ -43,7 +46,7 @@ def judged(store, known_through: str) -> RunJudgement:
     run, _ = store.position(run_id)
     outcomes = run_outcomes(subscriptions(), pd.Series(list("abcde")), AS_OF,
                             pd.Timestamp(known_through, tz="UTC"))
-    return judge_run(store, run, None, outcomes, Bands())
+    return judge_run(store, run, lambda _: None, outcomes, Bands())
 
 
 def test_outcomes_are_the_training_label(store):
@@ -93,3 +96,28 @@ def test_the_shadow_is_judged_on_the_same_accounts_and_the_judgement_is_stored(s
     again = RunJudgement.from_stored(stored.run, stored.report)
     assert again.realised == result.realised and again.shadow == result.shadow
     assert any("no reference profile" in note for note in again.notes)
+
+
+def test_a_run_is_judged_with_the_reference_stored_with_it(store):
+    reference = ReferenceProfile(
+        rows=100, window=("2024-01-01", "2024-05-01"),
+        features={"logins": Distribution(NUMERIC, (0.5, 0.5, 0.0), edges=(1.0,))},
+        importance={"logins": 1.0}, score=Distribution(NUMERIC, (0.5, 0.5, 0.0), edges=(0.3,)),
+        score_rows=100, score_percentiles=tuple(np.linspace(0, 1, 101)), mean_probability=0.5,
+        churn_rate=0.1, backtest={"roc_auc": {"mean": 0.8, "std": 0.01, "folds": 3.0}})
+    counts = RunCounts(5, {"logins": (5, 0, 0)}, (2, 3, 0), 0.48, {})
+    run_id = store.write_run("7", AS_OF, book(AS_OF, PROBABILITY), counts=counts.to_dict(),
+                             reference=reference.to_dict())
+    run, _ = store.position(run_id)
+    outcomes = run_outcomes(subscriptions(), pd.Series(list("abcde")), AS_OF,
+                            pd.Timestamp("2025-02-15", tz="UTC"))
+
+    def registry(version):
+        raise AssertionError(f"the registry was asked for version {version}")
+
+    judged = judge_run(store, run, registry, outcomes, Bands())
+    assert judged.drift is not None and judged.drift.features[0].name == "logins"
+    assert judged.drift.features[0].psi > 0.25  # every account in the first bin
+    assert judged.backtest == reference.backtest
+    assert RunJudgement.from_stored(run, store.monitoring.judgements()[0].report).backtest \
+        == reference.backtest

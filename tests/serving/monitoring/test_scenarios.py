@@ -58,7 +58,8 @@ def replay(sources, model, store, dates, shadow=None) -> list[RunJudgement]:
     for day in dates:
         run_id = run_batch(sources, model, "1", store, day, Bands(), shadow=shadow).run_id
         run, _ = store.position(run_id)
-        judged += judge_runs(store, [run], sources, lambda _: model.profile, Bands())
+        # from what the store keeps of the run alone: no registry, no profile given
+        judged += judge_runs(store, [run], sources, lambda _: None, Bands())
     return judged
 
 
