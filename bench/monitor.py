@@ -195,22 +195,24 @@ def timing(args: argparse.Namespace, root: Path) -> None:
           f"{time.perf_counter() - began:.0f} s")
     env = {**os.environ, "CHURNLENS_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("churnlens")), "-q"]
-    began = time.perf_counter()
-    subprocess.run([*command, "score", "--no-monitor"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    print(f"churnlens score --no-monitor: {time.perf_counter() - began:.1f} s")
+    for flags in (["--no-monitor"], []):
+        began = time.perf_counter()
+        subprocess.run([*command, "score", *flags], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"churnlens score {' '.join(flags)}: {time.perf_counter() - began:.1f} s")
     store = ScoreStore(get_settings().score_store)
     run = store.latest_run()
     assert run is not None
-    seconds = []
-    for _ in range(3):
-        began = time.perf_counter()
-        subprocess.run([*command, "monitor", "--run", str(run.id)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        seconds.append(time.perf_counter() - began)
-    print(f"churnlens monitor --run {run.id} of a run of {run.rows:,} accounts: "
-          f"{min(seconds):.2f} s (best of 3; {', '.join(f'{s:.2f}' for s in seconds)}), "
-          "new process with imports, sources, registry and MLflow logging")
+    for flags in ([], ["--no-mlflow"]):
+        seconds = []
+        for _ in range(3):
+            began = time.perf_counter()
+            subprocess.run([*command, "monitor", "--run", str(run.id), *flags], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            seconds.append(time.perf_counter() - began)
+        print(f"churnlens monitor --run {run.id} {' '.join(flags)} of a run of {run.rows:,} "
+              f"accounts: {min(seconds):.2f} s (best of 3; "
+              f"{', '.join(f'{s:.2f}' for s in seconds)}), a new process")
     model, _ = load_version(mlflow_client())
     seconds = []
     for _ in range(3):
