@@ -10,13 +10,14 @@ import math
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from features.sources.loading import Sources
     from serving.monitoring.monitor import RunJudgement
+    from serving.store.models import RunSummary
     from serving.store.score_store import ScoreStore
     from training.profile import ReferenceProfile
 
@@ -75,7 +76,7 @@ def monitor(
         typer.echo(line)
 
 
-def judge_and_log(store: ScoreStore, runs: Sequence[Any], sources: Sources, *,
+def judge_and_log(store: ScoreStore, runs: Sequence[RunSummary], sources: Sources, *,
                   mlflow: bool = True) -> list[RunJudgement]:
     """Judge `runs`, store the judgements and (unless `mlflow` is off) log them."""
     from features.settings import get_settings
