@@ -15,13 +15,17 @@ import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from features.point_in_time.catalog import render_reason
 from features.point_in_time.signals import CONTEXT, signal_or_family
-from training.model import ChurnRiskModel
+
+if TYPE_CHECKING:
+    # Annotations only: the score store names this module's types, and importing the store
+    # must not load LightGBM (`churnlens monitor` never needs a booster).
+    from training.model import ChurnRiskModel
 
 TOP_REASONS = 5  # signals a CSM can act on; pushing context signals come on top
 MODEL_NAME = "churnlens"
