@@ -63,6 +63,11 @@ def test_the_model_page_shows_the_stored_judgements(client, judged_store):
     row = page.text.split(f'data-feature="{top.name}">')[1].split("</tr>")[0]
     assert f"<td>{figure(top.psi)}</td>" in row and f"<td>{figure(top.spread)}</td>" in row
     assert re.findall(r'<tr data-run="(\d+)">', page.text) == [str(r.run.id) for r in runs]
+    for run in runs:
+        row = page.text.split(f'<tr data-run="{run.run.id}">')[1].split("</tr>")[0]
+        assert f"<td>{run.realised.status}</td>" in row
+        assert f"{run.realised.resolved:,} of {run.realised.rows:,}" in row
+        assert f"<td>{figure(run.realised.metrics.get('roc_auc'))}</td>" in row
     assert ('id="reliability-chart"' in page.text) == any(r.realised.reliability
                                                              for r in runs)
     assert 'href="/model"' in page.text  # admins get the link in the header
