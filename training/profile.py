@@ -67,12 +67,12 @@ class Distribution:
         """How many of `values` fall in each bin (numbers for numeric, text for
         categorical; null is missing, a category the model never saw is unseen)."""
         if self.kind == CATEGORICAL:
-            text = pd.Series(values, dtype="object")
-            codes = {c: i for i, c in enumerate(self.categories)}
+            text = pd.Series(values, dtype="object").reset_index(drop=True)
+            missing = text.isna().to_numpy()
             k = len(self.categories)
-            which = np.array([k if v is None or (isinstance(v, float) and math.isnan(v))
-                              or v is pd.NA else codes.get(str(v), k + 1)
-                              for v in text], dtype=np.int64)
+            which = np.full(len(text), k, dtype=np.int64)  # missing
+            codes = pd.Index(self.categories).get_indexer(text[~missing].astype(str))
+            which[~missing] = np.where(codes < 0, k + 1, codes)  # unseen, else the category
             return np.bincount(which, minlength=k + 2)
         numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan)
