@@ -33,6 +33,7 @@ from features.point_in_time.terms import quarter_renewals
 from features.point_in_time.training_set import build_scoring_frame
 from features.sources.loading import Sources
 from features.sources.usage_reach import UsageReach
+from serving.alerts.facts import last_records, run_facts
 from serving.monitoring.counts import run_counts
 from serving.risk import Bands, RiskScore, explain_matrix, plain
 from serving.store.monitoring import ShadowScore
@@ -61,6 +62,7 @@ class Scored:
     features: list[dict[str, Any]]
     counts: dict[str, Any] | None = None
     shadow: list[ShadowScore] = field(default_factory=list)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # alert facts by account
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
         shadowed = [ShadowScore(account, shadow.version, float(p))
                     for account, p in zip(ids, chances, strict=True)]
         log.info("shadow model %s scored the same %d accounts", shadow.version, len(shadowed))
-    return Scored(stored, records, counts, shadowed)
+    return Scored(stored, records, counts, shadowed, run_facts(frame, evidence, as_of))
 
 
 def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
@@ -151,6 +153,7 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
     run_id = store.write_run(version, as_of, scored,
                              renewals=renewals_due(sources, as_of, grace_days),
                              counts=result.counts, shadow=result.shadow,
+                             facts=result.facts, last_records=last_records(sources, as_of),
                              reference=None if model.profile is None
                              else model.profile.to_dict())
     high = sum(s.score.band == "high" for s in scored)

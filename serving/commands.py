@@ -23,6 +23,7 @@ import typer
 from features.atomic import atomic_write_text
 from serving.access import commands as access_commands
 from serving.access.commands import EXAMPLE_REQUEST
+from serving.alerts import commands as alert_commands
 from serving.monitoring import commands as monitor_commands
 
 if TYPE_CHECKING:
@@ -57,13 +58,17 @@ def score(
     monitor: Annotated[bool, typer.Option(help="Judge the run (and the newest earlier "
                                           "ones) afterwards, as `churnlens monitor` does.")
                        ] = True,
+    alerts: Annotated[bool, typer.Option(help="Evaluate the alert rules on the run "
+                                         "afterwards, as `churnlens alerts evaluate` does.")
+                      ] = True,
 ) -> None:
     """Score every active account with the champion and store the run with its reasons.
 
     The run (model version, as_of, created_at, one row per account) is written in one
     transaction: a failure leaves no partial run. Earlier runs are kept for history until
     `churnlens prune-runs` deletes them. Afterwards the newest runs are judged for drift
-    and realised performance (`churnlens monitor`) and the verdict printed.
+    and realised performance (`churnlens monitor`) and the verdict printed, and the alert
+    rules evaluated on it (`churnlens alerts`); webhooks go out from the delivery worker.
     Parquet usage is read only as far back as the features and evidence look, plus each
     account and event type's last use; `churnlens validate` checks every row.
     """
@@ -98,6 +103,7 @@ def score(
                            usage_reach=scoring_reach(day))
     store = ScoreStore(settings.score_store)
     judged = []
+    alerted = None
     try:
         result = run_batch(sources, model, version, store, day,
                            Bands(settings.band_high, settings.band_medium),
@@ -109,6 +115,8 @@ def score(
             except ChurnlensError as exc:  # the run is stored; judging it can wait
                 log.warning("scoring run %d is stored, but judging it failed: %s Run "
                             "`churnlens monitor` once that is fixed.", result.run_id, exc)
+        if alerts:
+            alerted = alert_commands.after_score(store, result.run_id)
     finally:
         store.dispose()
     example = settings.home / EXAMPLE_REQUEST
@@ -127,6 +135,8 @@ def score(
                    + ("" if current.verdict.level == "ok" else
                       "\n  (`churnlens monitor` shows the drift table and realised "
                       "performance)"))
+    if alerted is not None:
+        typer.echo(alerted)
 
 
 def rank(
@@ -331,4 +341,5 @@ def register(app: typer.Typer) -> None:
     app.command()(prune_runs)
     app.command()(serve)
     app.command()(monitor_commands.monitor)
+    alert_commands.register(app)
     access_commands.register(app)

@@ -96,10 +96,13 @@ ONLY = {
 _ENTRY_POINTS = ("serving.api", "serving.app", "serving.batch", "serving.commands",
                  "serving.cli")
 NEVER = {
-    "serving.store": ("serving.web", *_ENTRY_POINTS),
     "serving.web": _ENTRY_POINTS,
     "serving.risk": ("serving.store", "serving.web", *_ENTRY_POINTS),
     "serving.monitoring": ("serving.web", *_ENTRY_POINTS),
+    # alerts are evaluated by the batch job and shown by the API and page, never the reverse
+    "serving.alerts": ("serving.web", "serving.api", "serving.app", "serving.batch",
+                       "serving.monitoring"),
+    "serving.store": ("serving.web", "serving.alerts", *_ENTRY_POINTS),
 }
 
 

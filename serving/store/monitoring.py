@@ -1,4 +1,5 @@
-"""The score store's monitoring rows: each run's counts, its judgement and shadow scores.
+"""The score store's monitoring rows: each run's counts, its judgement and shadow scores
+(and, written alongside, what the run's alert rules test).
 
 `serving.monitoring` computes; this module only reads and writes. A run's counts and shadow
 scores are written in the run's own transaction (`write_extras`, called by
@@ -9,7 +10,7 @@ a run's judgement atomically, on connections the store opens and guards.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,11 @@ import sqlalchemy as sa
 from serving.store.models import RunSummary
 from serving.store.queries import NEWEST, summary
 from serving.store.schema import (
+    account_facts,
     account_scores,
     run_monitoring,
     run_profiles,
+    run_sources,
     scoring_runs,
     shadow_scores,
 )
@@ -56,9 +59,18 @@ class Judgement:
 
 
 def write_extras(conn: sa.Connection, run_id: int, counts: dict[str, Any] | None,
-                 reference: dict[str, Any] | None, shadow: Sequence[ShadowScore]) -> None:
-    """The run's counts, its model's reference profile and shadow scores, inside the run's
-    own transaction."""
+                 reference: dict[str, Any] | None, shadow: Sequence[ShadowScore],
+                 facts: Mapping[str, dict[str, Any]] | None = None,
+                 last_records: dict[str, str | None] | None = None) -> None:
+    """The run's counts, its model's reference profile and shadow scores, and what its
+    alert rules test (each account's facts, each source table's last record), inside the
+    run's own transaction."""
+    if facts:
+        conn.execute(account_facts.insert(), [
+            {"run_id": run_id, "account_id": account, "facts": values}
+            for account, values in facts.items()])
+    if last_records is not None:
+        conn.execute(run_sources.insert().values(run_id=run_id, last_records=last_records))
     if counts is not None:
         conn.execute(run_profiles.insert().values(run_id=run_id, counts=counts,
                                                   reference=reference))

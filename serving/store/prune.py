@@ -26,10 +26,12 @@ import sqlalchemy as sa
 from serving.store.models import RunSummary
 from serving.store.queries import NEWEST, summary
 from serving.store.schema import (
+    account_facts,
     account_scores,
     quarter_renewals,
     run_monitoring,
     run_profiles,
+    run_sources,
     score_evidence,
     score_reasons,
     scoring_runs,
@@ -39,8 +41,8 @@ from serving.store.schema import (
 log = logging.getLogger(__name__)
 
 # Every table keyed by run id, children before the tables their foreign keys point at.
-RUN_TABLES = (score_evidence, score_reasons, quarter_renewals, run_profiles, run_monitoring,
-              shadow_scores, account_scores)
+RUN_TABLES = (score_evidence, score_reasons, account_facts, quarter_renewals, run_profiles,
+              run_monitoring, run_sources, shadow_scores, account_scores)
 
 _ALL_RUNS = sa.select(scoring_runs).order_by(*NEWEST)
 

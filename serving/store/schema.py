@@ -13,7 +13,10 @@ churned accounts are no longer scored, so `scores` cannot supply them. `audit_ev
 the audit log. Monitoring (`serving.monitoring`) adds `run_profiles` (a run's counts over
 its model's reference bins and that reference, written with the run), `run_monitoring`
 (the run's latest judgement, rewritten as renewals resolve) and `shadow_scores` (a
-challenger's scores of the same accounts, never shown to CSMs).
+challenger's scores of the same accounts, never shown to CSMs). Alerts
+(`serving.alerts`) add `account_facts` and `run_sources` (what a run's rules test, written
+with the run), `alerts` (one row per alert, kept when runs are pruned), `alert_deliveries`
+(the webhook outbox) and `webhook_endpoints` (endpoints a receiver has disabled).
 """
 
 from __future__ import annotations
@@ -137,6 +140,99 @@ shadow_scores = sa.Table(
     sa.Column("account_id", sa.Text, primary_key=True),
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("probability", sa.Float, nullable=False),
+)
+
+account_facts = sa.Table(
+    "account_facts", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("facts", sa.JSON, nullable=False),
+    sa.ForeignKeyConstraint(["run_id", "account_id"], ["scores.run_id", "scores.account_id"],
+                            ondelete="CASCADE"),
+)
+
+run_sources = sa.Table(
+    "run_sources", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("scoring_runs.id", ondelete="CASCADE"),
+              primary_key=True),
+    # each source table's last record before the run's as_of (ISO day, or null)
+    sa.Column("last_records", sa.JSON, nullable=False),
+)
+
+# Alerts outlive the runs that raised them (no foreign key to scoring_runs): pruning old
+# runs must not erase what CSMs did about them.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(40), nullable=False),
+    sa.Column("account_id", sa.Text, nullable=False),  # '' for a data alert
+    sa.Column("account_name", sa.Text, nullable=False),
+    sa.Column("csm_owner", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(15), nullable=False),
+    sa.Column("outcome", sa.String(15), nullable=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("first_run_id", sa.Integer, nullable=False),
+    sa.Column("first_as_of", sa.Date, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),  # the last run it held in
+    sa.Column("previous_run_id", sa.Integer, nullable=True),
+    sa.Column("checked_run_id", sa.Integer, nullable=False),  # the last run that judged it
+    sa.Column("checked_as_of", sa.Date, nullable=False),
+    sa.Column("quiet_runs", sa.Integer, nullable=False),  # runs in a row it has not held
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("probability", sa.Float, nullable=True),
+    sa.Column("risk_change", sa.Float, nullable=True),  # points since the previous run
+    sa.Column("renewal_date", sa.Date, nullable=True),
+    sa.Column("signals", sa.JSON, nullable=False),  # the signals that moved, most first
+    sa.Column("facts", sa.JSON, nullable=False),  # the facts the rule tested, when it held
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("snoozed_until", sa.Date, nullable=True),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)
+# One alert not yet resolved per (account, rule): a repeat updates it.
+_open = alerts.c.state != "resolved"
+sa.Index("uq_alerts_unresolved", alerts.c.account_id, alerts.c.rule, unique=True,
+         sqlite_where=_open, postgresql_where=_open)
+sa.Index("ix_alerts_owner_state", alerts.c.owner, alerts.c.state, alerts.c.id)
+sa.Index("ix_alerts_account", alerts.c.account_id, alerts.c.id)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("endpoint", sa.String(40), nullable=False),
+    sa.Column("message_id", sa.String(40), nullable=False, unique=True),  # webhook-id
+    sa.Column("event", sa.String(30), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # pending, delivered, dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Index("ix_alert_deliveries_due", "state", "next_attempt_at"),
+)
+
+# Runs whose alerts were evaluated, with what that did: evaluating a run again changes
+# nothing, and alerts only move forward in time.
+alert_evaluations = sa.Table(
+    "alert_evaluations", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("evaluated_at", UtcDateTime, nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("disabled_at", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
 )
 
 # Who did what, when (`serving.store.audit`): sign-ins, exports, reloads. Kept apart from

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -108,15 +108,18 @@ class ScoreStore:
                   renewals: Sequence[RenewalDue] = (), *,
                   counts: dict[str, Any] | None = None,
                   reference: dict[str, Any] | None = None,
-                  shadow: Sequence[ShadowScore] = ()) -> int:
+                  shadow: Sequence[ShadowScore] = (),
+                  facts: Mapping[str, dict[str, Any]] | None = None,
+                  last_records: dict[str, str | None] | None = None) -> int:
         """Store one scoring run and all its rows in one transaction; returns the run id.
 
         `renewals` are the renewals due in the run's quarter with their outcomes (see
         `point_in_time.terms.quarter_renewals`); `counts` the run's counts over its model's
         reference bins, `reference` that profile, `shadow` a challenger's scores of the
-        same accounts (`serving.monitoring`). Raises InvalidRunError (nothing written) for
-        an empty list, a duplicate account, a score from another model version or as_of,
-        or an impossible value.
+        same accounts (`serving.monitoring`); `facts` each account's alert facts and
+        `last_records` each source table's last record day (`serving.alerts`). Raises
+        InvalidRunError (nothing written) for an empty list, a duplicate account, a score
+        from another model version or as_of, or an impossible value.
         """
         rows, details, evidence = score_rows(model_version, as_of, scores)
         due = renewal_rows(renewals)
@@ -140,7 +143,7 @@ class ScoreStore:
                 conn.execute(score_evidence.insert(), evidence)
             if due:
                 conn.execute(quarter_renewals.insert(), due)
-            write_extras(conn, run_id, counts, reference, shadow)
+            write_extras(conn, run_id, counts, reference, shadow, facts, last_records)
         self._after_bulk_load()
         log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
                  run_id, len(rows), model_version, as_of, time.perf_counter() - began)

@@ -1,0 +1,1 @@
+"""Early warnings: rules over scoring runs, alerts with a lifecycle, signed webhooks."""
