@@ -21,19 +21,23 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default: a simulated customer base, checked, turned into a
-# point-in-time training set, a model trained and registered, every account scored, and
-# the API serving the scores (Ctrl-C stops it). Re-running keeps the sources and keys.
+# point-in-time training set, a model trained and registered, every account scored as of
+# the first of each of the six months before the data's end and then as of its end (so
+# history, the change since the previous run and alerts exist), and the API serving the
+# scores (Ctrl-C stops it). Re-running keeps the sources and keys and scores only the new.
 DEMO_ACCOUNTS ?= 2000
 demo: $(STAMP)
 	$(BIN)/churnlens simulate --accounts $(DEMO_ACCOUNTS) --if-missing
 	$(BIN)/churnlens validate
 	$(BIN)/churnlens build
 	$(BIN)/churnlens train
-	$(BIN)/churnlens score
+	$(BIN)/churnlens score --history 6
 	$(BIN)/churnlens rank --limit 10
+	$(BIN)/churnlens alerts list --limit 5
 	$(BIN)/churnlens keys demo
 	@echo "demo: simulated $(DEMO_ACCOUNTS) accounts, validated them, built a training set, trained"
-	@echo "      and registered a champion, scored every account; now serving the API and the CSM page"
+	@echo "      and registered a champion, scored every account over seven months and raised alerts;"
+	@echo "      now serving the API, the CSM page and the Alerts inbox"
 	@echo "      (URL and viewer key above; Ctrl-C stops)."
 	CHURNLENS_API_KEYS_FILE=$${CHURNLENS_HOME:-workspace}/api-keys.txt $(BIN)/churnlens serve
 

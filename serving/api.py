@@ -23,7 +23,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from features.errors import ChurnlensError
 from features.settings import Settings, get_settings
+from serving.alerts.book import AlertBook
+from serving.alerts.delivery import BackgroundDelivery, Tally
+from serving.alerts.rules import load as load_alert_config
 from serving.auth import KeyRing, Principal, Role, require
+from serving.http.alert_routes import install_alert_api
 from serving.http.errors import error_responses
 from serving.http.limits import BodyLimit
 from serving.http.openapi import install_openapi
@@ -41,6 +45,7 @@ from serving.store.audit import AuditEvent, AuditLog
 from serving.store.models import MAX_PAGE, ScoreStoreError
 from serving.store.ranked_pages import RankedPages, jsonable
 from serving.store.score_store import ListQuery, ScoreStore
+from serving.web.alert_pages import install_alert_pages
 from serving.web.routes import install_web
 from training.contract import FeatureContract
 
@@ -74,8 +79,11 @@ Loaded = Annotated[LoadedModel, Depends(loaded)]
 
 
 def create_app(settings: Settings | None = None, holder: ModelHolder | None = None,
-               store: ScoreStore | None = None, keyring: KeyRing | None = None) -> FastAPI:
-    """The app; tests pass their own holder, store and keys, production reads settings."""
+               store: ScoreStore | None = None, keyring: KeyRing | None = None,
+               deliver: bool = True) -> FastAPI:
+    """The app; tests pass their own holder, store and keys, production reads settings.
+    With `deliver`, the alert rules' webhook endpoints (if any) are served by a delivery
+    worker in the background."""
     settings = settings or get_settings()
     bands = Bands(high=settings.band_high, medium=settings.band_medium)
 
@@ -101,9 +109,12 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
         poller = None
         if settings.reload_interval > 0:
             poller = asyncio.create_task(_poll(app.state.holder, settings.reload_interval))
+        delivery = _delivery(settings, app.state.store, metrics) if deliver else None
         try:
             yield
         finally:
+            if delivery is not None:
+                await asyncio.to_thread(delivery.stop)
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -125,6 +136,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
     metrics.install(app)
     _install_error_handlers(app)
     install_web(app, settings)
+    install_alert_pages(app)
+    install_alert_api(app)
     install_openapi(app, lambda: _serving(app))
 
     # Documented, not validated per response: `test_api` checks real responses against it.
@@ -258,15 +271,21 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus(request: Request) -> PlainTextResponse:
-        """Prometheus metrics: requests, latencies, scores served, model version, and the
-        newest judged run's verdict, score PSI, drifted features and realised ROC AUC."""
+        """Prometheus metrics: requests, latencies, scores served, model version, the
+        newest judged run's verdict, score PSI, drifted features and realised ROC AUC,
+        alerts fired and webhook deliveries."""
         current = request.app.state.holder.current
         try:
             judged = request.app.state.store.monitoring.judgements(MONITORED_RUNS)
         except ScoreStoreError as exc:
             log.warning("metrics without monitoring gauges: %s", exc)
             judged = []
-        return metrics.render(current.version if current else None, judged)
+        try:
+            fired = AlertBook(request.app.state.store).fired()
+        except ScoreStoreError as exc:
+            log.warning("metrics without alert counts: %s", exc)
+            fired = {}
+        return metrics.render(current.version if current else None, judged, fired)
 
     return app
 
@@ -275,6 +294,28 @@ def _serving(app: FastAPI) -> tuple[str, FeatureContract] | None:
     holder: ModelHolder | None = getattr(app.state, "holder", None)
     current = holder.current if holder is not None else None
     return (current.version, current.model.contract) if current is not None else None
+
+
+def _delivery(settings: Settings, store: ScoreStore, metrics: Metrics
+              ) -> BackgroundDelivery | None:
+    """The webhook worker, when the alert config has endpoints; a bad config only warns
+    (`churnlens alerts rules` says what to fix) and the service serves on."""
+    try:
+        config = load_alert_config(settings.home)
+    except ChurnlensError as exc:
+        log.error("no webhook delivery: %s", exc)
+        return None
+    if not config.endpoints:
+        return None
+
+    def observe(tally: Tally) -> None:
+        metrics.count_deliveries(tally.delivered, tally.retried, tally.dead)
+
+    worker = BackgroundDelivery(store, config, observe=observe)
+    worker.start()
+    log.info("delivering alert webhooks to %d endpoint(s) in the background",
+             len(config.endpoints))
+    return worker
 
 
 async def _poll(holder: ModelHolder, interval: float) -> None:

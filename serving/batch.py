@@ -81,11 +81,25 @@ def default_as_of(sources: Sources) -> dt.date:
     return (sources.data_end.normalize() + pd.Timedelta(days=1)).date()
 
 
-def scoring_reach(as_of: dt.date | None) -> UsageReach:
+def scoring_reach(as_of: dt.date | None, months_before: int = 0) -> UsageReach:
     """The usage a run at `as_of` (None: the default as_of) reads: back as far as the
     longest usage feature window or the usage evidence, whichever is longer, and each
-    account and event type's last use before that (for "days since the last use")."""
-    return UsageReach(max(LOOKBACK_DAYS, USAGE_DAYS), as_of)
+    account and event type's last use before that (for "days since the last use");
+    `months_before` reaches far enough for runs that many months earlier too."""
+    months = 31 * (months_before + 1) if months_before else 0
+    return UsageReach(max(LOOKBACK_DAYS, USAGE_DAYS) + months, as_of)
+
+
+def monthly_history(as_of: dt.date, months: int) -> list[dt.date]:
+    """The first days of the `months` months before `as_of`, oldest first: the dates a
+    new workspace scores so that history and alerts exist from its first day."""
+    first = as_of.replace(day=1)
+    if first == as_of:
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    out = [first]
+    while len(out) < months:
+        out.append((out[-1] - dt.timedelta(days=1)).replace(day=1))
+    return sorted(out[:months])
 
 
 def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,

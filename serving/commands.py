@@ -61,6 +61,10 @@ def score(
     alerts: Annotated[bool, typer.Option(help="Evaluate the alert rules on the run "
                                          "afterwards, as `churnlens alerts evaluate` does.")
                       ] = True,
+    history: Annotated[int, typer.Option(min=0, max=36, help="First score the first day "
+                                         "of each of this many months before as_of, oldest "
+                                         "first (skipping dates already stored), so a new "
+                                         "workspace has score history and alerts.")] = 0,
 ) -> None:
     """Score every active account with the champion and store the run with its reasons.
 
@@ -77,7 +81,7 @@ def score(
     from features.errors import ChurnlensError
     from features.settings import get_settings
     from features.sources.loading import load_sources
-    from serving.batch import Shadow, run_batch, scoring_reach
+    from serving.batch import Shadow, default_as_of, monthly_history, run_batch, scoring_reach
     from serving.risk import Bands
     from serving.store.score_store import ScoreStore
     from training.registry import load_version
@@ -100,14 +104,25 @@ def score(
                                      f"itself; name an alias of another version.")
         shadowing = Shadow(shadow_model, shadow_version)
     sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
-                           usage_reach=scoring_reach(day))
+                           usage_reach=scoring_reach(day, history))
     store = ScoreStore(settings.score_store)
     judged = []
     alerted = None
+    bands = Bands(settings.band_high, settings.band_medium)
     try:
+        stored = {run.as_of for run in store.runs(limit=1000)}
+        for past in monthly_history(day or default_as_of(sources), history):
+            if past in stored:
+                continue
+            earlier = run_batch(sources, model, version, store, past, bands,
+                                settings.grace_days)
+            typer.echo(f"History: scoring run {earlier.run_id}, {earlier.accounts:,} accounts "
+                       f"as of {past}.")
+            said = alert_commands.after_score(store, earlier.run_id) if alerts else None
+            if said is not None:
+                typer.echo(f"  {said}")
         result = run_batch(sources, model, version, store, day,
-                           Bands(settings.band_high, settings.band_medium),
-                           settings.grace_days, shadowing)
+                           bands, settings.grace_days, shadowing)
         if monitor:
             try:
                 judged = monitor_commands.judge_and_log(

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests by route and status, latencies, scores served.
+"""Prometheus metrics of one app: requests by route and status, latencies, scores served,
+alerts fired and webhook deliveries.
 
 Each app gets its own registry, so several apps in one process (tests) never collide.
 Routes are labelled by their template (`/v1/accounts/{account_id}`), never by the raw
@@ -8,12 +9,14 @@ path, so an id cannot blow up the number of series.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.monitoring.verdict import LEVELS
@@ -44,6 +47,16 @@ class Metrics:
         self.drifted = Gauge("churnlens_monitor_drifted_features", "Features of the newest "
                              "judged run that drifted beyond their no-drift spread.",
                              ["model_version"], registry=self.registry)
+        # Alerts: fired is read from the store per scrape (any process raises them);
+        # deliveries are counted by this server's own delivery worker.
+        self.alerts_fired = _StoredCounter("churnlens_alerts_fired",
+                                           "Alerts raised, by rule and severity.",
+                                           ["rule", "severity"])
+        self.registry.register(self.alerts_fired)
+        self.deliveries = Counter("churnlens_alert_deliveries_total", "Webhook delivery "
+                                  "attempts by this server's worker: delivered, failed "
+                                  "(to be retried) or dead.", ["result"],
+                                  registry=self.registry)
         self.realised_auc = Gauge("churnlens_monitor_realised_roc_auc", "Realised ROC AUC of "
                                   "the newest judged run with resolved renewals.",
                                   ["model_version", "status"], registry=self.registry)
@@ -60,10 +73,16 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def render(self, version: str | None,
-               monitoring: Sequence[Judgement] = ()) -> PlainTextResponse:
-        """The exposition, with the model serving and the newest judged runs (newest
-        first) as gauges."""
+    def count_deliveries(self, delivered: int, failed: int, dead: int) -> None:
+        for result, n in (("delivered", delivered), ("failed", failed), ("dead", dead)):
+            if n:
+                self.deliveries.labels(result).inc(n)
+
+    def render(self, version: str | None, monitoring: Sequence[Judgement] = (),
+               fired: Mapping[tuple[str, str], int] | None = None) -> PlainTextResponse:
+        """The exposition, with the model serving, the newest judged runs (newest first)
+        as gauges and the alerts fired so far by (rule, severity)."""
+        self.alerts_fired.values = {tuple(k): n for k, n in (fired or {}).items()}
         self.model_version.clear()
         if version is not None:
             self.model_version.labels(version).set(1)
@@ -86,6 +105,20 @@ class Metrics:
                 figures["metrics"]["roc_auc"])
         return PlainTextResponse(generate_latest(self.registry),
                                  media_type=CONTENT_TYPE_LATEST)
+
+
+class _StoredCounter(Collector):
+    """A counter whose values are read from the store (set before each exposition)."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self.values: dict[tuple[str, ...], int] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, value in sorted(self.values.items()):
+            family.add_metric(list(labels), value)
+        yield family
 
 
 class _MeasureRequests:

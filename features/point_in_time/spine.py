@@ -129,3 +129,13 @@ def term_values(spine: Spine, subscriptions: pd.DataFrame, column: str) -> pd.Se
     by_id = subscriptions.set_index("subscription_id")[column]
     values = by_id.reindex(pd.Index(spine.frame["subscription_id"]))
     return values.reset_index(drop=True)
+
+
+def labels_at(subscriptions: pd.DataFrame, accounts: pd.Series, as_of: dt.date,
+              known_through: pd.Timestamp, grace_days: int = 30) -> pd.Series:
+    """Each account's label at `as_of` (True churned, False renewed, NA open or not
+    active then), by account id: how a past run's scores or alerts are judged."""
+    spine = build_spine(subscriptions, accounts, known_through, [as_of], grace_days)
+    frame = spine.frame
+    return pd.Series(frame["churned"].to_numpy(), index=frame["account_id"].astype(str),
+                     dtype="boolean")

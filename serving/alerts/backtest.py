@@ -6,7 +6,8 @@ alerts. `precision` matches each alert with the outcome of the account's term at
 that first raised it (renewed or churned, as a training label would be; open terms are
 left out) and gives, per rule: alerts fired, accounts, the share that churned against the
 base rate of every scored account in the same runs (lift), the median days from the
-first alert to the renewal, and alerts per CSM per week.
+first alert to the renewal, and alerts per CSM per week; a last row counts every account
+alert together. Data alerts (stale sources) are left out: they name no account.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def replay(config: AlertConfig, runs: Sequence[RunView]) -> list[Replayed]:
     return list(fired.values())
 
 
+ANY_RULE = "(any rule)"  # the row of every account alert together
 Outcomes = Callable[[dt.date, pd.Series], pd.Series]
 
 
@@ -94,9 +96,11 @@ def precision(config: AlertConfig, runs: Sequence[RunView], fired: Sequence[Repl
     base = churned / scored if scored else None
     csms = len({a.csm_owner for run in runs for a in run.accounts.values()}) or 1
     weeks = max(1.0, ((runs[-1].as_of - runs[0].as_of).days + 30) / 7) if runs else 1.0
+    account_alerts = [a for a in fired if a.rule != STALE_RULE]
+    groups = [(r.name, [a for a in account_alerts if a.rule == r.name]) for r in config.rules]
+    groups.append((ANY_RULE, account_alerts))
     rows = []
-    for rule in [r.name for r in config.rules]:
-        mine = [a for a in fired if a.rule == rule]
+    for rule, mine in groups:
         outcome = [labels.get(a.first_run_id, {}).get(a.account_id) for a in mine]
         known = [bool(o) for o in outcome if o is not None and o is not pd.NA]
         lost = sum(known)
@@ -108,3 +112,21 @@ def precision(config: AlertConfig, runs: Sequence[RunView], fired: Sequence[Repl
             rate / base if rate is not None and base else None,
             float(statistics.median(leads)) if leads else None, len(mine) / csms / weeks))
     return rows, base
+
+
+def table_lines(rows: Sequence[RulePrecision], base: float | None,
+                runs: Sequence[RunView]) -> list[str]:
+    """The backtest as a fixed-width table, one line per rule and one for all of them."""
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    lines = [f"Backtest over {len(runs)} runs ({runs[0].as_of} to {runs[-1].as_of}); base "
+             f"churn rate {pct(base)} of scored accounts whose renewal has resolved.",
+             f"{'rule':<22} {'alerts':>6} {'accts':>6} {'known':>6} {'churned':>8} "
+             f"{'lift':>5} {'lead d':>7} {'/CSM/wk':>8}"]
+    for row in rows:
+        lift = "-" if row.lift is None else f"{row.lift:.1f}x"
+        lead = "-" if row.median_lead_days is None else f"{row.median_lead_days:.0f}"
+        lines.append(f"{row.rule:<22} {row.alerts:>6} {row.accounts:>6} {row.resolved:>6} "
+                     f"{pct(row.churn_rate):>8} {lift:>5} {lead:>7} {row.per_csm_week:>8.2f}")
+    return lines

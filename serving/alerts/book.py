@@ -11,7 +11,9 @@ A run is evaluated once; evaluating it again returns what the first time did.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from collections.abc import ItemsView, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +46,25 @@ STATES = ("open", "acknowledged", "snoozed", "resolved")
 OUTCOMES = ("saved", "churned", "false_alarm", "no_action", "cleared")
 ACTIONS = ("ack", "snooze", "resolve")
 _A = alerts.c
+INBOX_ORDER = (sa.case({"critical": 0, "warning": 1}, value=_A.severity, else_=2),
+               _A.probability.desc().nulls_last(), _A.id.desc())
 
 
 class AlertError(ChurnlensError):
-    """An alert action that cannot be done: unknown alert, wrong state, bad date."""
+    """An alert action that cannot be done as asked: a bad date, outcome or action."""
 
+    http_status = 422
     exit_code = 2
+
+
+class AlertNotFoundError(AlertError):
+    http_status = 404
+
+
+class AlertStateError(AlertError):
+    """The alert is resolved already: there is nothing left to act on."""
+
+    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,31 @@ class Alert:
                 out[key] = value.isoformat()
         out["signals"] = list(self.signals)
         return out
+
+
+class StoredDrivers(Mapping[str, float]):
+    """An account's stored contributions, decoded from their JSON on first use."""
+
+    def __init__(self, text: str | None) -> None:
+        self._text: str | None = text
+        self._decoded: dict[str, float] | None = None
+
+    def _data(self) -> dict[str, float]:
+        if self._decoded is None:
+            self._decoded = json.loads(self._text) if self._text else {}
+        return self._decoded
+
+    def __getitem__(self, name: str) -> float:
+        return self._data()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def items(self) -> ItemsView[str, float]:  # the dict's own: Mapping's is slow
+        return self._data().items()
 
 
 @dataclass(frozen=True)
@@ -137,7 +177,7 @@ class AlertBook:
         summary = {**changes.count(), "suppressed": changes.suppressed}
         with self.store._writing(f"Storing the alerts of run {run.id}") as conn:
             self._wake(conn, at.date(), at)
-            opened = _apply(conn, changes, view, before, at)
+            opened = _apply(conn, changes, view, before, at, bool(config.endpoints))
             summary["deliveries"] = enqueue(conn, config, opened, at)
             conn.execute(alert_evaluations.insert().values(
                 run_id=run.id, as_of=run.as_of, evaluated_at=at, changes=summary))
@@ -145,10 +185,12 @@ class AlertBook:
         return run, summary
 
     def run_view(self, run: RunSummary) -> RunView:
-        """A stored run as the rules engine reads it."""
+        """A stored run as the rules engine reads it; each account's drivers are decoded
+        only if asked for (the signals that moved, for the accounts an alert names)."""
         s, f = account_scores.c, account_facts.c
         query = (sa.select(s.account_id, s.name, s.csm_owner, s.probability, s.band,
-                           s.renewal_date, s.drivers, f.facts)
+                           s.renewal_date, sa.cast(s.drivers, sa.Text).label("drivers"),
+                           f.facts)
                  .select_from(account_scores.outerjoin(
                      account_facts, (f.run_id == s.run_id) & (f.account_id == s.account_id)))
                  .where(s.run_id == run.id))
@@ -158,7 +200,7 @@ class AlertBook:
                 run_sources.c.run_id == run.id)).scalar_one_or_none()
         accounts = {str(r.account_id): AccountRun(
             str(r.account_id), str(r.name), str(r.csm_owner), float(r.probability),
-            str(r.band), r.renewal_date, dict(r.drivers or {}), dict(r.facts or {}))
+            str(r.band), r.renewal_date, StoredDrivers(r.drivers), dict(r.facts or {}))
             for r in rows}
         return RunView(run.id, run.as_of, run.model_version, accounts, dict(last or {}))
 
@@ -166,24 +208,33 @@ class AlertBook:
 
     def list(self, where: AlertFilter, page: int = 1, per_page: int = 50,
              today: dt.date | None = None) -> tuple[list[Alert], int]:
-        """One page of alerts, newest first, and how many match in all."""
+        """One page of alerts, most severe first, then riskiest, then newest, and how
+        many match in all."""
         self.wake(today)
         conditions = _conditions(where)
         with self.store._reading() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(alerts)
                                  .where(*conditions)).scalar_one()
             rows = conn.execute(sa.select(alerts).where(*conditions)
-                                .order_by(_A.id.desc()).limit(per_page)
+                                .order_by(*INBOX_ORDER).limit(per_page)
                                 .offset((page - 1) * per_page)).all()
-        return [_alert(r) for r in rows], int(total)
+        return [alert_of(r) for r in rows], int(total)
 
     def get(self, alert_id: int, today: dt.date | None = None) -> Alert:
         self.wake(today)
         with self.store._reading() as conn:
             row = conn.execute(sa.select(alerts).where(_A.id == alert_id)).first()
         if row is None:
-            raise AlertError(f"No alert {alert_id}: `churnlens alerts list` shows the ids.")
-        return _alert(row)
+            raise AlertNotFoundError(f"No alert {alert_id}: `churnlens alerts list` shows "
+                                     f"the ids.")
+        return alert_of(row)
+
+    def fired(self) -> dict[tuple[str, str], int]:
+        """How many alerts each (rule, severity) has raised, resolved ones included."""
+        with self.store._reading() as conn:
+            rows = conn.execute(sa.select(_A.rule, _A.severity, sa.func.count())
+                                .group_by(_A.rule, _A.severity)).all()
+        return {(str(rule), str(severity)): int(n) for rule, severity, n in rows}
 
     def wake(self, today: dt.date | None = None) -> int:
         """Reopen snoozed alerts whose day has passed; how many woke."""
@@ -200,7 +251,7 @@ class AlertBook:
         day = today or dt.datetime.now(dt.UTC).date()
         alert = self.get(alert_id, day)
         if alert.state == "resolved":
-            raise AlertError(f"Alert {alert_id} is resolved ({alert.outcome}); nothing to "
+            raise AlertStateError(f"Alert {alert_id} is resolved ({alert.outcome}); nothing to "
                              f"{action}.")
         values: dict[str, Any] = {"updated_at": dt.datetime.now(dt.UTC)}
         if note:
@@ -261,49 +312,57 @@ def _last_opened(conn: sa.Connection) -> dict[tuple[str, str], dt.date]:
 
 
 def _apply(conn: sa.Connection, changes: Changes, run: RunView, previous: RunView | None,
-           at: dt.datetime) -> list[Alert]:
-    """Write the engine's changes; the alerts opened, as stored."""
+           at: dt.datetime, read_opened: bool) -> list[Alert]:
+    """Write the engine's changes, a statement per kind of change (executemany: a
+    10,000-account run changes thousands of alerts); the alerts opened, as stored, when
+    `read_opened` (for their webhooks)."""
     checked = {"checked_run_id": run.id, "checked_as_of": run.as_of, "updated_at": at}
-    opened_ids = []
-    for new in changes.opened:
-        account = new.account
-        result = conn.execute(alerts.insert().values(
-            rule=new.rule.name if new.rule else STALE_RULE,
-            account_id=account.account_id if account else "",
-            account_name=account.name if account else "",
-            csm_owner=account.csm_owner if account else "", owner=new.owner,
-            severity=new.severity, state="open", outcome=None, title=new.title,
-            first_run_id=run.id, first_as_of=run.as_of, run_id=run.id,
-            previous_run_id=previous.id if previous else None, quiet_runs=0,
-            model_version=run.model_version,
-            probability=account.probability if account else None,
-            risk_change=new.risk_change,
-            renewal_date=account.renewal_date if account else None,
-            signals=new.signals, facts=new.facts, opened_at=at, **checked))
-        assert result.inserted_primary_key is not None
-        opened_ids.append(int(result.inserted_primary_key[0]))
-    for kept in changes.kept:
-        account = kept.account
-        conn.execute(alerts.update().where(_A.id == kept.id).values(
-            run_id=run.id, previous_run_id=previous.id if previous else None, quiet_runs=0,
-            model_version=run.model_version,
-            probability=account.probability if account else None,
-            risk_change=kept.risk_change, signals=kept.signals, facts=kept.facts,
-            **({"renewal_date": account.renewal_date} if account else {}), **checked))
+    before = previous.id if previous else None
+    if changes.opened:
+        conn.execute(alerts.insert(), [{
+            "rule": new.rule.name if new.rule else STALE_RULE,
+            "account_id": new.account.account_id if new.account else "",
+            "account_name": new.account.name if new.account else "",
+            "csm_owner": new.account.csm_owner if new.account else "", "owner": new.owner,
+            "severity": new.severity, "state": "open", "outcome": None, "title": new.title,
+            "first_run_id": run.id, "first_as_of": run.as_of, "run_id": run.id,
+            "previous_run_id": before, "quiet_runs": 0, "model_version": run.model_version,
+            "probability": new.account.probability if new.account else None,
+            "risk_change": new.risk_change,
+            "renewal_date": new.account.renewal_date if new.account else None,
+            "signals": new.signals, "facts": new.facts, "opened_at": at, "note": "",
+            **checked} for new in changes.opened])
+    if changes.kept:
+        kept_values = ("probability", "risk_change", "signals", "facts", "renewal_date")
+        conn.execute(alerts.update().where(_A.id == sa.bindparam("kept_id")).values(
+            run_id=run.id, previous_run_id=before, quiet_runs=0,
+            model_version=run.model_version, **checked,
+            **{name: sa.bindparam(f"kept_{name}") for name in kept_values}),
+            [{"kept_id": kept.id, "kept_risk_change": kept.risk_change,
+              "kept_signals": kept.signals, "kept_facts": kept.facts,
+              "kept_probability": kept.account.probability if kept.account else None,
+              "kept_renewal_date": kept.account.renewal_date if kept.account else None}
+             for kept in changes.kept])
+    by_quiet: dict[int, list[int]] = {}
     for alert_id, quiet in changes.quieted:
-        conn.execute(alerts.update().where(_A.id == alert_id).values(quiet_runs=quiet,
-                                                                     **checked))
+        by_quiet.setdefault(quiet, []).append(alert_id)
+    for quiet, ids in sorted(by_quiet.items()):
+        conn.execute(alerts.update().where(_A.id.in_(ids)).values(quiet_runs=quiet,
+                                                                  **checked))
     if changes.resolved:
         conn.execute(alerts.update().where(_A.id.in_(changes.resolved)).values(
             state="resolved", outcome="cleared", resolved_at=at, snoozed_until=None,
             **checked))
-    if not opened_ids:
+    if not changes.opened or not read_opened:
         return []
-    rows = conn.execute(sa.select(alerts).where(_A.id.in_(opened_ids))).all()
-    return [_alert(r) for r in rows]
+    # This run is evaluated once (alert_evaluations), so what it first raised is new.
+    rows = conn.execute(sa.select(alerts).where(_A.first_run_id == run.id)
+                        .order_by(_A.id)).all()
+    return [alert_of(r) for r in rows]
 
 
-def _alert(row: sa.Row[Any]) -> Alert:
+def alert_of(row: sa.Row[Any]) -> Alert:
+    """An alert as stored, from its row of the `alerts` table."""
     m = row._mapping
     return Alert(**{k: m[k] for k in Alert.__dataclass_fields__ if k not in ("signals",
                                                                             "facts")},

@@ -152,7 +152,8 @@ def list_command(
                                                  show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to print.")] = 50,
 ) -> None:
-    """The alerts, newest first (unresolved ones unless --state says otherwise)."""
+    """The alerts, most severe and riskiest first (unresolved ones unless --state says
+    otherwise)."""
     from serving.alerts.book import AlertBook, AlertFilter
 
     store = _store()
@@ -272,6 +273,55 @@ def replay_command(
     finally:
         store.dispose()
     typer.echo(f"{count} delivery(ies) queued again; `churnlens alerts deliver` sends them.")
+
+
+@app.command("backtest")
+def backtest_command(
+    rules: Annotated[Path | None, typer.Argument(help="Rules file to try (default "
+                                                 "<home>/alerts.yaml, else the shipped "
+                                                 "rules).", show_default=False)] = None,
+    last: Annotated[int, typer.Option(min=2, max=1000, help="Replay the newest this many "
+                                      "stored runs.")] = 24,
+    data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
+                                              "SQLAlchemy URL with the renewal outcomes "
+                                              "(default <home>/sources).",
+                                              show_default=False)] = None,
+) -> None:
+    """Replay the rules over the stored runs and print, per rule, how often the accounts
+    alerted churned at their renewal against the base rate (lift), the lead time and the
+    alerts per CSM per week. Live alerts are not touched. Runs scored by a model whose
+    training saw their renewals overstate the lift: judge rules on later runs."""
+    from features.point_in_time.spine import labels_at
+    from features.settings import get_settings
+    from features.sources.loading import load_sources
+    from features.sources.usage_reach import UsageReach
+    from serving.alerts.backtest import precision, replay, table_lines
+    from serving.alerts.book import AlertBook
+
+    settings = get_settings()
+    config = config_of(rules)
+    store = _store()
+    try:
+        runs = sorted(store.runs(limit=last), key=lambda r: (r.as_of, r.id))
+        if len(runs) < 2:
+            typer.echo("A backtest needs at least two stored scoring runs; score more "
+                       "as_of dates first (`churnlens score --as-of YYYY-MM-DD`).")
+            raise typer.Exit(1)
+        book = AlertBook(store)
+        views = [book.run_view(run) for run in runs]
+    finally:
+        store.dispose()
+    sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
+                           usage_reach=UsageReach(1, None), outcomes_only=True)
+
+    def outcomes(as_of: dt.date, accounts: Any) -> Any:
+        return labels_at(sources.subscriptions, accounts, as_of,
+                            sources.outcomes_known_through, settings.grace_days)
+
+    fired = replay(config, views)
+    table, base = precision(config, views, fired, outcomes)
+    for line in table_lines(table, base, views):
+        typer.echo(line)
 
 
 def after_score(store: ScoreStore, run_id: int) -> str | None:

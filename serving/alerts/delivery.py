@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from features.errors import ChurnlensError
+from serving.alerts.digest import queue_digests
 from serving.alerts.outbox import DEAD, DELIVERED, PENDING
 from serving.alerts.rules import AlertConfig, Delivery, Endpoint
 from serving.store.schema import alert_deliveries, webhook_endpoints
@@ -120,8 +123,10 @@ def next_wait(schedule: Delivery, attempts: int, answer: Answer,
 def deliver_due(store: ScoreStore, config: AlertConfig, *, send: Send = http_send,
                 now: Callable[[], dt.datetime] | None = None, limit: int = BATCH,
                 rng: random.Random | None = None) -> Tally:
-    """Send the deliveries due now, at most `limit`; what became of them."""
+    """Queue the digests of finished days, then send the deliveries due now, at most
+    `limit`; what became of them."""
     clock = now or (lambda: dt.datetime.now(dt.UTC))
+    queue_digests(store, config, clock())
     chance = rng or random.Random()
     endpoints = {e.name: e for e in config.endpoints}
     tally = Tally()
@@ -147,11 +152,18 @@ def deliver_due(store: ScoreStore, config: AlertConfig, *, send: Send = http_sen
 
 
 def run_worker(store: ScoreStore, config: AlertConfig, *, interval: float = 5.0,
-               stop: Callable[[], bool] = lambda: False, send: Send = http_send) -> Tally:
-    """Deliver until `stop()` says so, polling every `interval` seconds when idle."""
+               stop: Callable[[], bool] = lambda: False, send: Send = http_send,
+               observe: Callable[[Tally], None] = lambda tally: None) -> Tally:
+    """Deliver until `stop()` says so, polling every `interval` seconds when idle;
+    `observe` hears each round's tally (the server counts them for /metrics)."""
     total = Tally()
     while not stop():
-        done = deliver_due(store, config, send=send)
+        try:
+            done = deliver_due(store, config, send=send)
+        except ChurnlensError as exc:  # the store is down: try again next round
+            log.warning("webhook delivery round failed: %s", exc)
+            done = Tally()
+        observe(done)
         total += done
         if done.delivered + done.retried + done.dead == 0:
             slept = 0.0
@@ -221,3 +233,23 @@ def _disable(store: ScoreStore, name: str, at: dt.datetime) -> None:
             _D.endpoint == name, _D.state == PENDING).values(
             state=DEAD, last_error="the endpoint is disabled (it answered 410 Gone)"))
 
+
+
+class BackgroundDelivery:
+    """The delivery worker on a daemon thread, as `churnlens serve` runs it."""
+
+    def __init__(self, store: ScoreStore, config: AlertConfig, *, interval: float = 5.0,
+                 observe: Callable[[Tally], None] = lambda tally: None) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=run_worker, name="webhook-delivery", daemon=True,
+            args=(store, config), kwargs={"interval": interval, "stop": self._stop.is_set,
+                                          "observe": observe})
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the worker to stop after its current delivery, and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)

@@ -49,6 +49,8 @@ FACTS: dict[str, Fact] = {f.name: f for f in (
     Fact("days_to_renewal", "days from the run's as_of to the renewal date", "days"),
     Fact("active_users_change", "weekly active users, the last 4 weeks against the 4 before",
          "percent"),
+    Fact("active_users_before", "weekly active users, mean of the 4 weeks before the last 4",
+         "users"),
     Fact("urgent_tickets_aging", f"urgent tickets open longer than {URGENT_AGE_DAYS} days",
          "tickets"),
     Fact("open_tickets", "tickets open at as_of", "tickets"),
@@ -65,8 +67,6 @@ FACTS: dict[str, Fact] = {f.name: f for f in (
 FRAME_FEATURES = {"busiest_user_days_inactive": "busiest_user_days_since_active",
                   "busiest_user_share": "busiest_user_share_90d"}
 STALE_CHECKED = ("usage_events", "tickets", "surveys", "csm_notes")
-STORED = ("days_to_renewal", "active_users_change", "urgent_tickets_aging", "open_tickets",
-          "nps", "days_since_nps", "busiest_user_days_inactive", "busiest_user_share", "arr")
 
 
 def run_facts(frame: pd.DataFrame, evidence: Mapping[str, AccountEvidence], as_of: dt.date
@@ -114,25 +114,27 @@ def evidence_facts(evidence: AccountEvidence) -> dict[str, Any]:
     """The facts an account's evidence gives: tickets, the latest NPS, active users."""
     urgent = sum(1 for t in evidence.open_tickets
                  if t.priority == "urgent" and t.age_days > URGENT_AGE_DAYS)
+    before, change = _users_change(evidence)
     facts: dict[str, Any] = {"urgent_tickets_aging": urgent,
                              "open_tickets": evidence.open_ticket_count,
-                             "active_users_change": _users_change(evidence)}
+                             "active_users_before": before, "active_users_change": change}
     if evidence.last_nps is not None:
         facts["nps"] = evidence.last_nps.score
         facts["days_since_nps"] = (evidence.as_of - evidence.last_nps.responded_at).days
     return facts
 
 
-def _users_change(evidence: AccountEvidence) -> float | None:
+def _users_change(evidence: AccountEvidence) -> tuple[float | None, float | None]:
+    """Weekly active users of the 4 weeks before the last 4, and the change since."""
     weeks = [w.active_users for w in evidence.usage][-2 * MONTH_WEEKS:]
     users = [u for u in weeks if u is not None]
     if len(users) < 2 * MONTH_WEEKS:
-        return None
+        return None, None
     recent = float(np.mean(users[MONTH_WEEKS:]))
     before = float(np.mean(users[:MONTH_WEEKS]))
     if before <= 0:
-        return None
-    return round(100.0 * (recent - before) / before, 1)
+        return round(before, 1), None
+    return round(before, 1), round(100.0 * (recent - before) / before, 1)
 
 
 def _days_between(start: dt.date, end: object) -> int | None:

@@ -35,13 +35,14 @@ def message_id() -> str:
 
 def enqueue(conn: sa.Connection, config: AlertConfig, opened: Sequence[Alert],
             at: dt.datetime) -> int:
-    """One pending delivery per alert opened and endpoint that wants it; how many."""
+    """One pending delivery per alert opened and endpoint that wants it (but digest
+    endpoints, `serving.alerts.digest`); how many."""
     disabled = disabled_endpoints(conn)
     rows = []
     for alert in opened:
         for endpoint in config.endpoints:
-            if endpoint.name in disabled or not endpoint.wants(alert.rule, alert.severity,
-                                                               alert.owner):
+            if (endpoint.name in disabled or endpoint.digest != "none"
+                    or not endpoint.wants(alert.rule, alert.severity, alert.owner)):
                 continue
             rows.append({"alert_id": alert.id, "endpoint": endpoint.name,
                          "message_id": message_id(), "event": OPENED,

@@ -13,7 +13,10 @@ row (hysteresis: a flapping condition keeps one alert open instead of raising ma
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
+import operator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -93,7 +96,26 @@ class Rule(_Strict):
         return any(FACTS[name].score_based for name in self.when)
 
     def holds(self, facts: dict[str, Any]) -> bool:
-        return all(_compare(name, facts.get(name), test) for name, test in self.when.items())
+        """Whether every condition holds on these facts (a missing fact never holds)."""
+        for name, compare, want, ordered in self._tests:
+            value = facts.get(name)
+            if value is None:
+                return False
+            have = ordered.index(str(value)) if ordered else float(value)
+            if not compare(have, want):
+                return False
+        return True
+
+    @functools.cached_property
+    def _tests(self) -> tuple[tuple[str, Callable[[Any, Any], bool], float, tuple[str, ...]],
+                              ...]:
+        """The conditions worked out once: a rule is tested on every account of a run."""
+        out = []
+        for name, test in self.when.items():
+            ordered = FACTS[name].ordered
+            want = ordered.index(str(test.value)) if ordered else float(test.value)
+            out.append((name, _OPERATORS[test.operator], want, tuple(ordered)))
+        return tuple(out)
 
     def owner_of(self, csm_owner: str) -> str:
         return csm_owner if self.owner == CSM else self.owner
@@ -106,6 +128,9 @@ class Endpoint(_Strict):
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
     secret: Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/=]{16,}$")]
     format: Literal["standard", "slack"] = "standard"
+    # "daily": one message per owner and UTC day listing its new alerts, sent after the
+    # day ends, instead of one message per alert
+    digest: Literal["none", "daily"] = "none"
     rules: tuple[str, ...] = ()  # empty: every rule
     severities: tuple[Literal["info", "warning", "critical"], ...] = ()
     owners: tuple[str, ...] = ()
@@ -198,25 +223,8 @@ def _is_pydantic_branch(part: object) -> bool:
     return part in ("float", "str", "int", "function-after[_one(), Comparison]")
 
 
-def _compare(name: str, value: Any, test: Comparison) -> bool:
-    if value is None:
-        return False
-    fact, target = FACTS[name], test.value
-    have: float
-    want: float
-    if fact.ordered:
-        have, want = fact.ordered.index(str(value)), fact.ordered.index(str(target))
-    else:
-        have, want = float(value), float(target)
-    match test.operator:
-        case "at_least":
-            return have >= want
-        case "at_most":
-            return have <= want
-        case "above":
-            return have > want
-        case "below":
-            return have < want
-    return have == want
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "at_least": operator.ge, "at_most": operator.le, "above": operator.gt,
+    "below": operator.lt, "equals": operator.eq}
 
 

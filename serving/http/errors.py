@@ -30,8 +30,9 @@ MEANINGS = {
     401: "No API key, or one that is unknown, expired or revoked. Send "
          "`Authorization: Bearer <key>`.",
     403: "The key's role may not call this route.",
-    404: "Nothing with that id is stored.",
-    409: "The reload failed; the previous model keeps serving.",
+    404: "Nothing with that id is stored, or it is outside the key's book.",
+    409: "The request conflicts with what is stored: a reload that failed (the previous "
+         "model keeps serving), or an action on an alert that is resolved already.",
     413: "The request body is larger than the service accepts.",
     422: "The request does not match this route's parameters or body, or the features "
          "do not match the model's; `detail` and `problems` say what to change.",

@@ -108,3 +108,58 @@ class ReadyOut(BaseModel):
     model_version: str | None = Field(description="The version serving, if any.")
     store: Literal["ok", "unreachable"]
     last_reload_error: str | None = Field(description="Why the last reload failed, if it did.")
+
+
+class AlertOut(BaseModel):
+    """One early warning (`serving.alerts.book.Alert`)."""
+
+    id: int
+    rule: str = Field(description="The rule that raised it; `stale_source` for a data alert.")
+    account_id: str = Field(description="Empty for a data alert.")
+    account_name: str
+    csm_owner: str = Field(description="The account's CSM.")
+    owner: str = Field(description="Who the alert is for: the CSM, or the rule's owner.")
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["open", "acknowledged", "snoozed", "resolved"]
+    outcome: str | None = Field(description="Once resolved: saved, churned, false_alarm, "
+                                "no_action, or cleared (the rule stopped holding).")
+    title: str
+    first_run_id: int = Field(description="The scoring run that raised it.")
+    first_as_of: dt.date
+    run_id: int = Field(description="The newest run in which its rule held.")
+    previous_run_id: int | None = Field(description="The run before `run_id`, if any.")
+    model_version: str
+    probability: float | None = Field(description="The score in `run_id`.")
+    risk_change: float | None = Field(description="Points of risk since the previous run.")
+    renewal_date: dt.date | None
+    signals: list[dict[str, Any]] = Field(description="The signals whose push moved most "
+                                          "since the previous run, most first.")
+    facts: dict[str, Any] = Field(description="The facts the rule tested, when it held.")
+    opened_at: dt.datetime
+    updated_at: dt.datetime
+    snoozed_until: dt.date | None
+    resolved_at: dt.datetime | None
+    note: str
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertOut] = Field(description="Most severe first, then riskiest, "
+                                  "then newest.")
+    total: int = Field(description="How many alerts match the filters in all.")
+    page: int
+    per_page: int
+
+
+class AlertNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000, description="Saved with the alert.")
+
+
+class SnoozeBody(AlertNote):
+    days: int = Field(ge=1, le=365, description="Snooze for this many days: it opens "
+                      "again on that day (UTC), shown as `snoozed_until`.")
+
+
+class ResolveBody(AlertNote):
+    outcome: Literal["saved", "churned", "false_alarm", "no_action"]

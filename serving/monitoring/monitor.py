@@ -20,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from features.point_in_time.spine import labels_at
 from features.sources.loading import Sources
 from serving.monitoring.counts import RunCounts
 from serving.monitoring.drift import DriftReport, judge_drift
-from serving.monitoring.realised import Realised, json_safe, number, realised, run_outcomes
+from serving.monitoring.realised import Realised, json_safe, number, realised
 from serving.monitoring.verdict import Verdict, judge
 from serving.risk import Bands
 from serving.store.models import RunSummary
@@ -113,7 +114,7 @@ def judge_runs(store: ScoreStore, runs: Sequence[RunSummary], sources: Sources,
     began = time.perf_counter()
     out = []
     for run in runs:
-        outcomes = run_outcomes(sources.subscriptions, sources.accounts["account_id"],
+        outcomes = labels_at(sources.subscriptions, sources.accounts["account_id"],
                                 run.as_of, sources.outcomes_known_through, grace_days)
         out.append(judge_run(store, run, profile_of, outcomes, bands))
     log.info("judged %d scoring runs in %.2f s", len(out), time.perf_counter() - began)

@@ -15,7 +15,6 @@ p(1 - p)): beyond ±3, the probabilities are off by more than chance explains.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.point_in_time.spine import build_spine
 from training.metrics import evaluate_scores
 
 PENDING, PROVISIONAL, FINAL = "pending", "provisional", "final"
@@ -84,15 +82,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
-
-
-def run_outcomes(subscriptions: pd.DataFrame, accounts: pd.Series, as_of: dt.date,
-                 known_through: pd.Timestamp, grace_days: int = 30) -> pd.Series:
-    """Each account's label at `as_of` (True churned, False renewed, NA open), by account."""
-    spine = build_spine(subscriptions, accounts, known_through, [as_of], grace_days)
-    frame = spine.frame
-    return pd.Series(frame["churned"].to_numpy(), index=frame["account_id"].astype(str),
-                     dtype="boolean")
 
 
 def realised(rows: pd.DataFrame, outcomes: pd.Series) -> Realised:

@@ -202,8 +202,10 @@ sa.Index("ix_alerts_account", alerts.c.account_id, alerts.c.id)
 alert_deliveries = sa.Table(
     "alert_deliveries", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # the alert it announces; null for a digest, which lists several (`digest_key`)
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"),
-              nullable=False),
+              nullable=True),
+    sa.Column("digest_key", sa.String(120), nullable=True, unique=True),
     sa.Column("endpoint", sa.String(40), nullable=False),
     sa.Column("message_id", sa.String(40), nullable=False, unique=True),  # webhook-id
     sa.Column("event", sa.String(30), nullable=False),

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -36,6 +35,7 @@ from fastapi.templating import Jinja2Templates
 
 from features.errors import ChurnlensError
 from features.settings import Settings
+from serving.alerts.book import AlertBook, AlertFilter
 from serving.auth import (
     KeyNoLongerValidError,
     NotAuthenticatedError,
@@ -52,6 +52,7 @@ from serving.store.models import MAX_PER_PAGE
 from serving.store.score_store import ScoreStore
 from serving.store.summary import BookFigures
 from serving.web import charts, csrf, model_page, views
+from serving.web.jinja import page_templates
 from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -98,7 +99,7 @@ class WebPage:
         return self.figures
 
 
-class _PageRoute(APIRoute):
+class PageRoute(APIRoute):
     """Routes whose failures are pages: no session → sign-in; a churnlens error → its
     message on an error page with its status (the API's JSON handlers stay for /v1)."""
 
@@ -112,39 +113,24 @@ class _PageRoute(APIRoute):
                 return RedirectResponse(
                     "/sign-in?" + urlencode({"next": exc.next_path}), status_code=303)
             except ChurnlensError as exc:
-                return _render(request, "error.html", {"heading": "Cannot show this page",
+                return render(request, "error.html", {"heading": "Cannot show this page",
                                                     "message": exc.message, "back": "/"},
                                exc.http_status, _session_of(request))
 
         return page_handler
 
 
-router = APIRouter(route_class=_PageRoute, include_in_schema=False)
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Mount the CSM page and its static files on the API's app."""
     secret = settings.session_secret
-    app.state.web = WebPage(_templates(),
+    app.state.web = WebPage(page_templates(),
                             SessionSigner(secret.get_secret_value().encode() if secret else None),
                             Bands(high=settings.band_high, medium=settings.band_medium))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
-
-
-def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=views.money, compact_money=views.compact_money,
-                       percent=views.percent, points=views.points, signed=views.signed,
-                       label=views.label, owner_label=views.owner_label, day=views.day,
-                       quarter_label=views.quarter_label, survey_scale=views.survey_scale,
-                       quote=lambda text: quote(str(text), safe=""),
-                       figure=model_page.figure, share=model_page.share)
-    env.globals.update(UNASSIGNED=views.UNASSIGNED,
-                       QUARTER_STATUS_LABELS=views.QUARTER_STATUS_LABELS)
-    return Jinja2Templates(env=env)
 
 
 def _web(request: Request) -> WebPage:
@@ -152,12 +138,12 @@ def _web(request: Request) -> WebPage:
     return web
 
 
-def _store(request: Request) -> ScoreStore:
+def store_of(request: Request) -> ScoreStore:
     store: ScoreStore = request.app.state.store
     return store
 
 
-def _render(request: Request, template: str, context: dict[str, Any],
+def render(request: Request, template: str, context: dict[str, Any],
             status_code: int = 200, session: WebSession | None = None) -> Response:
     response = _web(request).templates.TemplateResponse(
         request, template, {"session": session, "csrf": csrf.token(request), **context},
@@ -167,11 +153,11 @@ def _render(request: Request, template: str, context: dict[str, Any],
     return response
 
 
-def _audit(request: Request, action: str, outcome: str, who: Principal | None = None, *,
+def audit(request: Request, action: str, outcome: str, who: Principal | None = None, *,
            key: str = "", target: str = "") -> None:
     """Record a sign-in, sign-out or export; a refused key is named by its id only."""
     presented = who.key_id if who else (presented_key_id(key) if key else "")
-    AuditLog(_store(request)).record(AuditEvent(
+    AuditLog(store_of(request)).record(AuditEvent(
         action, outcome, presented, who.role.value if who else "", who.label if who else "",
         target, request.client.host if request.client else ""))
 
@@ -247,17 +233,17 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "",
         else:
             error = ("That key is not recognised. Check that you copied the whole key, "
                      "or ask your churnlens operator for a viewer key.")
-        _audit(request, "sign_in", "refused", key=key, target=target)
+        audit(request, "sign_in", "refused", key=key, target=target)
         throttle.failed(client)
         return _sign_in_form(request, target, error=error, status_code=401)
     except PermissionDeniedError:
         error = ("This is a scorer key: apps use it to request scores, and it cannot open "
                  "this page. Sign in with a viewer or admin key.")
-        _audit(request, "sign_in", "refused", key=key, target=target)
+        audit(request, "sign_in", "refused", key=key, target=target)
         return _sign_in_form(request, target, error=error, status_code=403)
     throttle.succeeded(client)
     log.info("CSM page sign-in with %s key %s", principal.role, principal.key_id)
-    _audit(request, "sign_in", "ok", principal, target=target)
+    audit(request, "sign_in", "ok", principal, target=target)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, _web(request).sessions.issue(principal))
     return response
@@ -265,7 +251,7 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "",
 
 def _sign_in_form(request: Request, target: str, *, error: str | None = None,
                   notice: str | None = None, status_code: int = 200) -> Response:
-    return _render(request, "sign_in.html",
+    return render(request, "sign_in.html",
                    {"next": target, "error": error, "notice": notice,
                     "session_hours": SESSION_SECONDS // 3600}, status_code)
 
@@ -275,12 +261,12 @@ def sign_out(request: Request,
              token: Annotated[str, Form(alias=csrf.CSRF_FIELD)] = "") -> Response:
     session = _session_of(request)
     if not csrf.is_genuine(request, token):
-        return _render(request, "error.html", {
+        return render(request, "error.html", {
             "heading": "Not signed out",
             "message": "The sign-out form expired or was sent from another site; use the "
                        "Sign out button on this page.", "back": "/"}, 403, session)
     if session is not None:
-        _audit(request, "sign_out", "ok", session.principal)
+        audit(request, "sign_out", "ok", session.principal)
     _web(request).sessions.end(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     clear_session_cookie(response, request)
@@ -296,7 +282,7 @@ def accounts_page(request: Request, session: Session, sort: str | None = None,
                   page: str | None = None) -> Response:
     """The latest run's accounts, ranked and filtered, 50 a page, with the book's figures."""
     filters, problems = views.parse_filters(sort, owner, segment, band, renewal, page)
-    store = _store(request)
+    store = store_of(request)
     scope = session.principal.scope
     listed = store.ranked(filters.query(scope))
     context: dict[str, Any] = {"filters": filters, "problems": problems, "listed": listed,
@@ -317,7 +303,7 @@ def accounts_page(request: Request, session: Session, sort: str | None = None,
             "back": quote(filters.url(), safe=""),
             "export_url": filters.url("/export.csv", page=1),
         }
-    return _render(request, "accounts.html", context, 422 if problems else 200, session)
+    return render(request, "accounts.html", context, 422 if problems else 200, session)
 
 
 @router.get("/export.csv")
@@ -329,7 +315,7 @@ def export_csv(request: Request, session: Session, sort: str | None = None,
     if problems:
         return Response(" ".join(problems) + "\n", status_code=422,
                         media_type="text/plain; charset=utf-8", headers=PAGE_HEADERS)
-    store = _store(request)
+    store = store_of(request)
     query = filters.query(session.principal.scope, page=1, per_page=MAX_PER_PAGE)
     listed = store.ranked(query)
     items = list(listed.items)
@@ -341,7 +327,7 @@ def export_csv(request: Request, session: Session, sort: str | None = None,
     csv.writer(buffer).writerows(views.export_rows(items))
     day = listed.run.as_of.isoformat() if listed.run else "none"
     log.info("CSM page export of %d accounts by key %s", len(items), session.key_id)
-    _audit(request, "export", "ok", session.principal,
+    audit(request, "export", "ok", session.principal,
            target=f"{len(items)} accounts: {filters.url('/export.csv', page=1)}")
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
         **PAGE_HEADERS,
@@ -358,17 +344,17 @@ def account_page(request: Request, account_id: str, session: Session,
     back_to = safe_next(back)
     if back_to != "/" and not back_to.startswith("/?"):
         back_to = "/"
-    store = _store(request)
+    store = store_of(request)
     detail = store.account(account_id, history=HISTORY_RUNS)
     if detail is None or not session.principal.sees(detail.latest.csm_owner):
         message = (f"No stored score for account “{account_id}”. Check the id, or run "
                    f"`churnlens score` if the account is new.")
-        return _render(request, "error.html", {"heading": "Account not found",
+        return render(request, "error.html", {"heading": "Account not found",
                                                "message": message, "back": back_to},
                        404, session)
     bands = _web(request).bands
     current = request.app.state.holder.current
-    return _render(request, "account.html", {
+    return render(request, "account.html", {
         "detail": detail, "account": detail.latest, "back": back_to,
         "families": views.family_views(detail.reasons, detail.families),
         "change": views.change_text(detail.latest, detail.reasons),
@@ -378,6 +364,8 @@ def account_page(request: Request, account_id: str, session: Session,
         "days_to_renewal": views.days_until(detail.latest.renewal_date, detail.as_of),
         "evidence": detail.evidence,
         "usage": charts.usage_trend(detail.evidence.usage) if detail.evidence else None,
+        "alerts": AlertBook(store).list(AlertFilter(account_id=account_id, state="unresolved",
+                                                    scope=session.principal.scope))[0],
     }, session=session)
 
 
@@ -388,7 +376,7 @@ def model_page_view(request: Request, session: Session) -> Response:
     """For data scientists and admins: the serving model, the newest run's verdict and drift,
     realised performance over the judged runs (`serving.web.model_page`)."""
     if session.role is not Role.admin:
-        return _render(request, "error.html", {
+        return render(request, "error.html", {
             "heading": "The Model page is for admins",
             "message": "Drift and realised performance cover the whole base, so they are "
                        "shown to admin keys only. Sign in with an admin key to see them.",
@@ -396,5 +384,5 @@ def model_page_view(request: Request, session: Session) -> Response:
     current = request.app.state.holder.current
     view = model_page.model_view(current.model if current is not None else None,
                                  current.version if current is not None else None,
-                                 _store(request).monitoring.judgements(MODEL_PAGE_RUNS))
-    return _render(request, "model.html", {"view": view}, session=session)
+                                 store_of(request).monitoring.judgements(MODEL_PAGE_RUNS))
+    return render(request, "model.html", {"view": view}, session=session)

@@ -86,3 +86,33 @@ def test_keys_new_prints_the_key_once_and_files_only_its_hash(run_cli, isolated_
     written = (isolated_settings.home / "api-keys.txt").read_text()
     assert written.startswith("scorer:") and key not in written
     assert KeyRing.from_file(isolated_settings.home / "api-keys.txt").role_of(key) is Role.scorer
+
+
+def test_score_with_history_scores_earlier_months_once_then_the_backtest_reads_them(
+        champion, simulated_set, run_cli, isolated_settings):
+    _, manifest, _ = simulated_set
+    sources = manifest["sources"]["location"]
+    first = run_cli("score", "--data", sources, "--history", "2")
+    assert first.code == 0, first.err
+    assert first.out.count("History: scoring run") == 2
+    store = ScoreStore(isolated_settings.score_store)
+    try:
+        days = sorted(run.as_of for run in store.runs())
+        assert len(days) == 3 and days[0].day == days[1].day == 1
+        # the two months before the latest run's, month by month
+        assert (days[1] - days[0]).days in (28, 29, 30, 31) and days[1] < days[2]
+        assert (days[2] - days[1]).days <= 31
+        again = run_cli("score", "--data", sources, "--history", "2")
+        assert again.code == 0, again.err
+        assert "History" not in again.out  # those months are stored already
+        assert sorted(run.as_of for run in store.runs()) == [*days, days[2]]
+        engine = sa.create_engine(isolated_settings.score_store)
+        with engine.connect() as conn:
+            evaluated = conn.execute(sa.text("SELECT count(*) FROM alert_evaluations")).scalar()
+        engine.dispose()
+        assert evaluated == 4
+    finally:
+        store.dispose()
+    backtest = run_cli("alerts", "backtest", "--data", sources)
+    assert backtest.code == 0, backtest.err
+    assert "Backtest over 4 runs" in backtest.out and "(any rule)" in backtest.out

@@ -11,7 +11,7 @@ from features.point_in_time.evidence import USAGE_DAYS
 from features.point_in_time.families import usage
 from features.point_in_time.families.usage_rows import LOOKBACK_DAYS
 from features.sources.loading import load_sources
-from serving.batch import default_as_of, score_accounts, scoring_reach
+from serving.batch import default_as_of, monthly_history, score_accounts, scoring_reach
 from serving.risk import Bands
 
 
@@ -55,3 +55,22 @@ def test_churnlens_score_says_which_usage_it_read(simulated_sources, trained_mod
     assert result.code == 0, result.err
     assert "read usage from" in result.err
     assert "older rows were not checked" in result.err
+
+
+def test_the_history_of_a_new_workspace_is_the_months_before_as_of():
+    assert monthly_history(dt.date(2026, 1, 15), 3) == [
+        dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1)]
+    assert monthly_history(dt.date(2026, 1, 1), 2) == [dt.date(2025, 11, 1),
+                                                       dt.date(2025, 12, 1)]
+    assert monthly_history(dt.date(2026, 3, 31), 0) == []
+
+
+@pytest.mark.slow
+def test_a_reach_for_history_scores_its_earliest_month_as_every_row_does(simulated_sources,
+                                                                         trained_model):
+    earliest = monthly_history(default_as_of(simulated_sources), 3)[0]
+    trimmed = load_sources(simulated_sources.location, usage_reach=scoring_reach(None, 3))
+    scored = score_accounts(trimmed, trained_model, "1", earliest, Bands())
+    expected = score_accounts(simulated_sources, trained_model, "1", earliest, Bands())
+    assert scored.scores == expected.scores
+    assert scored.features == expected.features

@@ -15,6 +15,8 @@ from typing import Any
 from api_keys import KEYS
 
 from features.sources.loading import Sources
+from serving.alerts.book import AlertBook
+from serving.alerts.rules import default_text, parse
 from serving.auth import KeyRing
 from serving.batch import default_as_of, run_batch
 from serving.monitoring.monitor import judge_runs
@@ -33,12 +35,15 @@ def keyring_of_test_keys() -> KeyRing:
 def scored_store(path: Path, sources: Sources, model: ChurnRiskModel) -> ScoreStore:
     """A SQLite store holding two monthly runs of the simulated base, so the list has a
     "change since the previous run" and accounts have a score history, both judged as
-    `churnlens score` judges them (for the Model page)."""
+    `churnlens score` judges them (for the Model page), with the shipped alert rules
+    evaluated after each run (for the Alerts inbox)."""
     store = ScoreStore(f"sqlite:///{path}")
     latest = default_as_of(sources)
     earlier = (latest.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    run_batch(sources, model, "1", store, earlier, Bands())
-    run_batch(sources, model, "1", store, latest, Bands())
+    rules = parse(default_text(), "the shipped alert rules")
+    for as_of in (earlier, latest):
+        run = run_batch(sources, model, "1", store, as_of, Bands())
+        AlertBook(store).evaluate_run(rules, run.run_id)
     judge_runs(store, store.runs(limit=2), sources, lambda _: model.profile, Bands())
     return store
 

@@ -23,7 +23,7 @@ from features.settings import Settings, use_settings
 from serving.api import create_app
 from serving.auth import KeyRing, grant_for
 from serving.model_holder import ModelHolder
-from serving.store.schema import account_scores
+from serving.store.schema import account_scores, alerts
 
 KEYS = {
     "scorer": "matrix-scorer-key-0123456789",
@@ -188,3 +188,35 @@ def test_sign_ins_exports_and_reloads_are_audited(client, run_cli, store,
     text = result.out + run_cli("audit", "export").out
     assert not any(key in text for key in KEYS.values())
     assert "wrong-key" not in text
+
+
+@pytest.mark.parametrize("who", ["book", "team", "viewer", "admin"])
+def test_alerts_hold_exactly_the_book_on_the_api_and_the_page(client, store, who):
+    book = client.books.get(who)
+    engine = sa.create_engine(store._engine.url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(alerts.c.id, alerts.c.csm_owner)
+                            .where(alerts.c.state != "resolved")).all()
+    engine.dispose()
+    wanted = sorted(i for i, owner in rows if book is None or owner in book)
+    hidden = sorted(i for i, owner in rows if book is not None and owner not in book)
+    assert wanted, "the scored store should raise alerts in every book"
+    headers = {"Authorization": f"Bearer {KEYS[who]}"}
+    seen: list[int] = []
+    for number in range(1, 100):
+        listed = client.get("/v1/alerts", params={"per_page": 200, "page": number},
+                            headers=headers).json()
+        assert listed["total"] == len(wanted)
+        seen += [a["id"] for a in listed["alerts"]]
+        if len(seen) >= listed["total"]:
+            break
+    assert sorted(seen) == wanted
+    page = _page(client, who, "/alerts?state=unresolved").text
+    assert f"{len(wanted):,} alert" in page
+    if hidden:
+        other = hidden[0]
+        assert client.post(f"/v1/alerts/{other}/ack", headers=headers).status_code == 404
+        refused = post_form(client, f"/alerts/{other}", {"action": "ack", "back": "/alerts"},
+                            page="/alerts")
+        assert refused.status_code == 404
+        assert f'id="alert-{other}"' not in page

@@ -118,3 +118,14 @@ def test_opening_alerts_queues_their_webhooks_in_the_same_transaction(store):
         rows = conn.execute(sa.select(alert_deliveries)).all()
     assert len(rows) == 1 and rows[0].state == "pending" and rows[0].message_id.startswith(
         "msg_")
+
+
+def test_the_inbox_shows_the_most_severe_and_riskiest_alerts_first(store):
+    book = AlertBook(store)
+    facts = {"a": {"nps": 3}, "b": {"nps": 9}, "c": {"nps": 2}}
+    book.evaluate_run(config(), write(store, JAN, {"a": 0.40, "b": 0.70, "c": 0.05},
+                                      facts=facts))
+    listed, _ = book.list(AlertFilter())
+    # critical "high" alerts by risk (b 70%, a 40%), then the warnings by risk (a, c)
+    assert [(x.rule, x.account_id) for x in listed] == [
+        ("high", "b"), ("high", "a"), ("detractor", "a"), ("detractor", "c")]

@@ -144,3 +144,36 @@ def test_a_worker_killed_between_send_and_commit_sends_again_with_the_same_id(
 @pytest.mark.parametrize("value", ["", "soon", None])
 def test_a_retry_after_that_is_no_time_is_ignored(value):
     assert retry_after(value) is None
+
+
+@pytest.mark.parametrize("fmt", ["standard", "slack"])
+def test_a_daily_digest_lists_each_owners_alerts_of_the_day_once(store, fmt):
+    with receiver() as got:
+        rules = config(got.url, secret=SECRET, digest="daily", fmt=fmt)
+        now = dt.datetime.now(dt.UTC)  # signatures are checked against the real clock
+        yesterday = now.date() - dt.timedelta(days=1)
+        day = dt.datetime.combine(yesterday, dt.time(12), dt.UTC)
+        _, summary = AlertBook(store).evaluate_run(rules, write(
+            store, JAN, {"a": 0.40, "b": 0.40, "c": 0.40}, owners={"c": "bob"},
+            facts={"a": {"nps": 3}, "b": {"nps": 9}, "c": {"nps": 9}}), now=day)
+        assert summary["deliveries"] == 0  # no message per alert
+        later_that_day = deliver_due(store, rules, now=lambda: day + dt.timedelta(hours=11))
+        assert later_that_day.delivered == 0 and got.got == []  # the day is not over
+        next_day = now
+        assert deliver_due(store, rules, now=lambda: next_day).delivered == 2  # ana, bob
+        assert deliver_due(store, rules, now=lambda: next_day).delivered == 0  # queued once
+    assert len(got.got) == 2 and all(r.verified for r in got.got)
+    bodies = [json.loads(r.body) for r in got.got]
+    if fmt == "standard":
+        by_owner = {b["data"]["owner"]: b["data"] for b in bodies}
+        assert {o: d["count"] for o, d in by_owner.items()} == {"ana": 3, "bob": 1}
+        assert by_owner["ana"]["day"] == yesterday.isoformat()
+        assert all(b["type"] == "alert.digest" for b in bodies)
+        assert sorted(a["account_id"] for a in by_owner["ana"]["alerts"]) == ["a", "a", "b"]
+    else:
+        texts = sorted(b["text"] for b in bodies)
+        assert texts == [f"1 new churnlens alert(s) for bob on {yesterday}",
+                         f"3 new churnlens alert(s) for ana on {yesterday}"]
+        assert all(b["blocks"][0]["type"] == "section" for b in bodies)
+    keys = {r.digest_key for r in _deliveries(store)}
+    assert keys == {f"crm:ana:{yesterday}", f"crm:bob:{yesterday}"}

@@ -90,6 +90,7 @@ def test_evidence_facts_count_aging_urgent_tickets_and_month_on_month_users():
     facts = evidence_facts(evidence)
     assert facts["urgent_tickets_aging"] == 2  # open longer than 14 days: 20 and 15
     assert facts["active_users_change"] == -40.0  # mean 6 against mean 10
+    assert facts["active_users_before"] == 10.0
     assert facts["nps"] == 4.0 and facts["days_since_nps"] == 12
     no_users = AccountEvidence("a", as_of, None, None, (), 0,
                                tuple(UsageWeek(w.week_start, None, 1.0, 1.0) for w in weeks))

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from books import book
 
+from features.point_in_time.spine import labels_at
 from serving.monitoring.counts import RunCounts
 from serving.monitoring.monitor import RunJudgement, judge_run
-from serving.monitoring.realised import FINAL, PENDING, PROVISIONAL, run_outcomes
+from serving.monitoring.realised import FINAL, PENDING, PROVISIONAL
 from serving.risk import Bands
 from serving.store.monitoring import ShadowScore
 from training.profile import NUMERIC, Distribution, ReferenceProfile
@@ -44,13 +45,13 @@ def judged(store, known_through: str) -> RunJudgement:
         ShadowScore(a, "8", p) for a, p in {"a": 0.7, "b": 0.1, "c": 0.2, "d": 0.8,
                                             "e": 0.1}.items()])
     run, _ = store.position(run_id)
-    outcomes = run_outcomes(subscriptions(), pd.Series(list("abcde")), AS_OF,
+    outcomes = labels_at(subscriptions(), pd.Series(list("abcde")), AS_OF,
                             pd.Timestamp(known_through, tz="UTC"))
     return judge_run(store, run, lambda _: None, outcomes, Bands())
 
 
 def test_outcomes_are_the_training_label(store):
-    outcomes = run_outcomes(subscriptions(), pd.Series(list("abcde")), AS_OF,
+    outcomes = labels_at(subscriptions(), pd.Series(list("abcde")), AS_OF,
                             pd.Timestamp("2025-02-15", tz="UTC"))
     assert outcomes.isna().to_dict() == {"a": False, "b": False, "c": False, "d": False,
                                          "e": True}
@@ -109,7 +110,7 @@ def test_a_run_is_judged_with_the_reference_stored_with_it(store):
     run_id = store.write_run("7", AS_OF, book(AS_OF, PROBABILITY), counts=counts.to_dict(),
                              reference=reference.to_dict())
     run, _ = store.position(run_id)
-    outcomes = run_outcomes(subscriptions(), pd.Series(list("abcde")), AS_OF,
+    outcomes = labels_at(subscriptions(), pd.Series(list("abcde")), AS_OF,
                             pd.Timestamp("2025-02-15", tz="UTC"))
 
     def registry(version):

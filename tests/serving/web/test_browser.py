@@ -244,3 +244,53 @@ def test_a_viewer_sees_no_model_page(page: Page):
     expect(page.get_by_role("link", name="Model", exact=True)).to_have_count(0)
     page.goto("/model")
     expect(page.get_by_role("heading", name="The Model page is for admins")).to_be_visible()
+
+
+def test_a_csm_works_through_the_alerts_inbox(page: Page, base_url: str):
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Accounts by renewal risk")).to_be_visible()
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    page.wait_for_url(f"{base_url}/alerts")
+    listed = api(base_url, "/v1/alerts", {"per_page": 50})
+    assert listed["total"] > 3, "the scored store should hold alerts"
+    expect(page.locator("#alert-count")).to_contain_text(f"{listed['total']:,} alerts")
+    rows = page.locator("table.alerts tbody tr")
+    assert rows.evaluate_all("rows => rows.map(r => r.id)") == [
+        f"alert-{a['id']}" for a in listed["alerts"]]
+    screenshot(page, "web-alerts.png", full_page=False)
+    first, second, third = (a["id"] for a in listed["alerts"][:3])
+
+    page.locator(f"#alert-{first}").get_by_role("button", name="Acknowledge").click()
+    page.wait_for_url(f"{base_url}/alerts")
+    expect(page.locator(f"#alert-{first} .alert-state")).to_contain_text("Acknowledged")
+
+    row = page.locator(f"#alert-{second}")
+    row.get_by_label("Snooze until").fill("2999-01-01")
+    row.get_by_role("button", name="Snooze").click()
+    expect(page.locator(f"#alert-{second} .alert-state")).to_contain_text("until 1 Jan 2999")
+
+    row = page.locator(f"#alert-{third}")
+    row.get_by_label("Outcome").select_option("saved")
+    row.get_by_role("button", name="Resolve").click()
+    expect(page.locator(f"#alert-{third}")).to_have_count(0)  # no longer unresolved
+    rule = next(a["rule"] for a in listed["alerts"] if a["id"] == third)
+    # columns: alerts, renewal known, churned, lift, then the outcomes, "saved" first
+    expect(page.locator(f'#outcomes tr[data-rule="{rule}"] td').nth(4)).to_have_text("1")
+
+    states = {a["id"]: (a["state"], a["outcome"]) for a in api(
+        base_url, "/v1/alerts", {"state": "resolved", "per_page": 200})["alerts"]}
+    assert states[third] == ("resolved", "saved")
+    assert {a["id"]: a["state"] for a in api(base_url, "/v1/alerts", {"per_page": 200})[
+        "alerts"]}[first] == "acknowledged"
+
+    # The account page shows its open alerts and leads back to them.
+    alerted = next(a for a in listed["alerts"] if a["id"] == first)
+    page.goto(f"/accounts/{urllib.parse.quote(alerted['account_id'])}")
+    section = page.locator("#account-alerts")
+    expect(section).to_contain_text(alerted["title"])
+    section.get_by_role("link", name="Act on them in the Alerts inbox").click()
+    page.wait_for_url(lambda url: "/alerts?account=" in url)
+    shown = page.locator("table.alerts tbody tr").evaluate_all(
+        "rows => rows.map(r => r.id)")
+    on_account = api(base_url, "/v1/alerts", {"account_id": alerted["account_id"]})
+    assert shown == [f"alert-{a['id']}" for a in on_account["alerts"]]
