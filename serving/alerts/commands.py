@@ -163,7 +163,7 @@ def list_command(
             per_page=limit)
     finally:
         store.dispose()
-    typer.echo(f"{total:,} alert(s)" + (f", newest {len(found)} shown" if total > len(found)
+    typer.echo(f"{total:,} alert(s)" + (f", the first {len(found)} shown" if total > len(found)
                                         else ""))
     for alert in found:
         risk = "" if alert.probability is None else f" {alert.probability:6.1%}"

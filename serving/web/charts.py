@@ -48,6 +48,9 @@ class Chart:
     zones: list[Zone]
 
 
+DATE_LABELS = 4  # at most, so that "Mon YYYY" labels never touch on the small chart
+
+
 def history_chart(history: Sequence[HistoryPoint], bands: Bands, width: int = 360,
                   height: int = 190) -> Chart:
     """Probability over the runs (oldest left), on a time axis, with the bands shaded.
@@ -76,9 +79,10 @@ def history_chart(history: Sequence[HistoryPoint], bands: Bands, width: int = 36
            for i, h in enumerate(ordered)]
     ticks = [(y_of(i * step), f"{i * step * 100:.0f}%")
              for i in range(round(ceiling / step) + 1)]
-    shown = _spread(len(pts), 6)
-    x_labels = [(pts[i].x, _tick_date(pts[i].as_of, span), _anchor(i, len(pts)))
-                for i in shown]
+    shown = _spread(len(pts), DATE_LABELS)
+    x_labels = [(pts[i].x, _tick_date(pts[i].as_of, span, pts[shown[k - 1]].as_of
+                                      if k else None), _anchor(i, len(pts)))
+                for k, i in enumerate(shown)]
     zones = [Zone("high", y_of(ceiling), y_of(bands.high) - y_of(ceiling)),
              Zone("medium", y_of(bands.high), y_of(bands.medium) - y_of(bands.high)),
              Zone("low", y_of(bands.medium), y_of(0) - y_of(bands.medium))]
@@ -86,8 +90,11 @@ def history_chart(history: Sequence[HistoryPoint], bands: Bands, width: int = 36
     return Chart(width, height, left, right, top, bottom, pts, line, ticks, x_labels, zones)
 
 
-def _tick_date(day: dt.date, span_days: int) -> str:
-    return f"{day:%b %Y}" if span_days > 62 else f"{day.day} {day:%b}"
+def _tick_date(day: dt.date, span_days: int, before: dt.date | None) -> str:
+    """"Jul 2025", then "Sep" while the year stays; days within two months."""
+    if span_days <= 62:
+        return f"{day.day} {day:%b}"
+    return f"{day:%b}" if before is not None and before.year == day.year else f"{day:%b %Y}"
 
 
 def _anchor(i: int, n: int) -> str:

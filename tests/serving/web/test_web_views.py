@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -186,3 +187,11 @@ def test_usage_trend_averages_a_third_of_the_weeks_at_each_end():
         "logins", 3.0, 0.0, -100.0)
     assert quarter_label(dt.date(2025, 10, 1)) == "Q4 2025"
     assert quarter_label(dt.date(2026, 1, 1)) == "Q1 2026"
+
+
+def test_a_long_history_labels_a_few_dates_and_names_the_year_when_it_changes():
+    months = [dt.date(2025, m, 1) for m in range(7, 13)] + [dt.date(2026, 1, 1)]
+    chart = history_chart([_point(day, 0.2, i) for i, day in enumerate(months)], Bands())
+    assert [text for _, text, _ in chart.x_labels] == ["Jul 2025", "Sep", "Nov", "Jan 2026"]
+    xs = [x for x, _, _ in chart.x_labels]
+    assert min(b - a for a, b in itertools.pairwise(xs)) > (chart.right - chart.left) / 4
