@@ -164,16 +164,20 @@ def build(
 
     Every feature uses only records dated before its as_of; the label `churned` is set
     where the term's outcome is known by the data's end and left empty otherwise. Writes
-    the Parquet file and a manifest beside it, and prints the file's path last.
+    the Parquet file and a manifest beside it, and prints the file's path last. A --data
+    made by `churnlens partition` is built one account bucket at a time (the same rows,
+    with memory set by one bucket).
     """
     from pydantic import ValidationError
 
     from features.errors import ConfigError
     from features.point_in_time.artifacts import write_training_set
+    from features.point_in_time.bucketed import build_bucketed
     from features.point_in_time.spec import TrainingSetSpec
     from features.point_in_time.spine import IDENTITY_COLUMNS
     from features.point_in_time.training_set import build_training_set
     from features.settings import get_settings
+    from features.sources.buckets import is_partitioned, read_manifest
     from features.sources.loading import load_sources
 
     settings = get_settings()
@@ -189,17 +193,44 @@ def build(
     except ValidationError as exc:
         problems = "; ".join(str(err["msg"]) for err in exc.errors())
         raise ConfigError(f"Cannot build that training set: {problems}.") from None
-    sources = load_sources(resolve_data(None, data), data_end)
-    timings: dict[str, float] = {}
-    frame = build_training_set(sources, spec, timings)
-    log.info("build time by step: %s",
-             ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
+    location = resolve_data(None, data)
+    if is_partitioned(location):
+        if data_end is not None:
+            raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
+                              f"Partition the source again with --data-end to change it.")
+        frame = build_bucketed(location, spec, progress=lambda done, total: log.info(
+            "built bucket %d of %d", done, total))
+        sources = read_manifest(location).whole_base(location)
+    else:
+        sources = load_sources(location, data_end)
+        timings: dict[str, float] = {}
+        frame = build_training_set(sources, spec, timings)
+        log.info("build time by step: %s",
+                 ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
     path = write_training_set(frame, spec, sources, workspace=settings.home, out=out)
     labelled = frame["churned"].notna()
     typer.echo(f"{len(frame):,} snapshots ({int(labelled.sum()):,} labelled, "
                f"{int(frame['churned'][labelled].astype(bool).sum()):,} churned) "
                f"with {frame.shape[1] - len(IDENTITY_COLUMNS)} features.")
     typer.echo(str(path))
+
+
+def partition(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (must not exist).")],
+    data: DataOption = None,
+    buckets: Annotated[int, typer.Option(min=1, max=4096, help="Account buckets: "
+                                         "crc32(account_id) mod this.")] = 16,
+) -> None:
+    """Split a source into account buckets, as hive-style Parquet per table
+    (`usage_events/bucket=007/part-0.parquet`) with a manifest, so `churnlens build
+    --data OUT` builds one bucket at a time. The source is read and checked first; the
+    output appears only when complete."""
+    from features.sources.buckets import partition as write_buckets
+
+    location = resolve_data(None, data)
+    manifest = write_buckets(location, out, buckets)
+    typer.echo(f"{location}: {sum(manifest.rows.values()):,} rows of {len(manifest.rows)} "
+               f"tables in {buckets} account buckets at {out}.")
 
 
 def validate(
@@ -250,4 +281,5 @@ def register(app: typer.Typer) -> None:
     app.command()(simulate)
     app.command()(validate)
     app.command()(build)
+    app.command()(partition)
     app.command()(contract)

@@ -35,7 +35,11 @@ def resolve_key_features(sources: Sources, explicit: Sequence[str] | None = None
     events = sources.get("usage_events")
     if events is None:
         return ()
-    counts = events["event_type"].value_counts()
+    return key_features_by_use(events["event_type"].value_counts())
+
+
+def key_features_by_use(counts: pd.Series) -> tuple[str, ...]:
+    """The key features of usage whose event types were counted so (type → rows)."""
     counts = counts[counts > 0].drop([LOGIN, SESSION_MINUTES], errors="ignore")
     by_key = counts.groupby([key_name(str(t)) for t in counts.index]).sum()
     by_key = by_key.drop("", errors="ignore").sort_values(ascending=False, kind="stable")

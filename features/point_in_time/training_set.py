@@ -33,7 +33,7 @@ def build_training_set(sources: Sources, spec: TrainingSetSpec,
     """
     dates = spec.as_of_dates(default_start(sources), sources.data_end)
     key_features = resolve_key_features(sources, spec.key_features)
-    frame = _build(sources, list(dates), spec.grace_days, key_features, timings)
+    frame = build_rows(sources, list(dates), spec.grace_days, key_features, timings)
     labelled = frame["churned"].notna()
     log.info("training set %r: %d rows over %d snapshot dates, %d labelled (%.1f%% churned)",
              spec.name, len(frame), len(dates), int(labelled.sum()),
@@ -58,9 +58,15 @@ def default_start(sources: Sources) -> pd.Timestamp:
     snapshots start one `SHORT_WINDOW` in instead, and the first ones' longer windows
     cover less than their length: said in a warning, never done in silence.
     """
-    first_term = sources.subscriptions["start_date"].min()
-    history = sources.history_start()
-    span = sources.data_end - history
+    return snapshots_start(pd.Timestamp(sources.subscriptions["start_date"].min()),
+                           sources.history_start(), sources.data_end)
+
+
+def snapshots_start(first_term: pd.Timestamp, history: pd.Timestamp,
+                    data_end: pd.Timestamp) -> pd.Timestamp:
+    """`default_start` from the base's first term start, history start and data end
+    (a bucketed base knows them from its manifest, not from one bucket's rows)."""
+    span = data_end - history
     wait = LONGEST_WINDOW
     if MAX_WAIT_SHARE * span < LONGEST_WINDOW:
         wait = SHORT_WINDOW
@@ -68,7 +74,7 @@ def default_start(sources: Sources) -> pd.Timestamp:
             "the activity history is short (%s .. %s, %d days): snapshots start %d days "
             "in, not %d, so the first ones' %d-day features cover less than their window "
             "(their 7- and 28-day ones are whole). Pass --start %s to wait for full "
-            "windows.", history.date(), sources.data_end.date(), span.days, wait.days,
+            "windows.", history.date(), data_end.date(), span.days, wait.days,
             LONGEST_WINDOW.days, LONGEST_WINDOW.days, (history + LONGEST_WINDOW).date())
     start = max(first_term, history + wait)
     log.info("snapshots start at %s: activity history starts %s, feature windows reach "
@@ -88,11 +94,13 @@ def build_scoring_frame(sources: Sources, as_of: dt.date | pd.Timestamp,
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     check_as_of(pd.DatetimeIndex([stamp.floor("D")]), sources.data_end)
     keys = resolve_key_features(sources, key_features)
-    return _build(sources, [stamp], grace_days, keys, None)
+    return build_rows(sources, [stamp], grace_days, keys, None)
 
 
-def _build(sources: Sources, dates: list[pd.Timestamp], grace_days: int,
-           key_features: Sequence[str], timings: dict[str, float] | None) -> pd.DataFrame:
+def build_rows(sources: Sources, dates: list[pd.Timestamp], grace_days: int,
+               key_features: Sequence[str], timings: dict[str, float] | None
+               ) -> pd.DataFrame:
+    """The spine of `dates` and its features: one row per active account and date."""
     if dates:
         sources.require_usage(min(dates), LOOKBACK_DAYS, "features")
     began = time.perf_counter()

@@ -150,12 +150,26 @@ class EventIndex:
         return self.summer(values)(queries, window)
 
     def summer(self, values: np.ndarray) -> Callable[[Queries, int | None], np.ndarray]:
-        """Window sums of `values`, with the prefix sums computed once for many windows."""
-        prefix = np.concatenate(([0.0], np.cumsum(self.sort(np.asarray(values, np.float64)))))
+        """Window sums of `values`, with the prefix sums computed once for many windows.
+
+        The running sums restart at each group, so a group's sums depend on its own
+        records alone, to the last bit: an account's features are the same whatever
+        other accounts are indexed with it (one pass over the base, or one bucket).
+        """
+        ordered = self.sort(np.asarray(values, np.float64))
+        groups = self._keys // self._span
+        running = pd.Series(ordered).groupby(groups, sort=False).cumsum().to_numpy()
 
         def over(queries: Queries, window: int | None = None) -> np.ndarray:
             lo, hi = self.window(queries, window)
-            return prefix[hi] - prefix[lo]
+            out = np.zeros(len(lo))
+            seen = np.flatnonzero(hi > lo)
+            last = hi[seen] - 1
+            before = lo[seen] - 1
+            inside = before >= 0
+            inside[inside] = groups[before[inside]] == groups[last[inside]]
+            out[seen] = running[last] - np.where(inside, running[np.maximum(before, 0)], 0.0)
+            return out
 
         return over
 

@@ -62,6 +62,12 @@ class Sources:
     # the stated data end, else the subscriptions' last record. None: the data end.
     table_ends: dict[str, pd.Timestamp] = field(default_factory=dict)
     label_end: pd.Timestamp | None = None
+    # Where the whole base's history starts, when these tables are one bucket of it
+    # (`features.sources.buckets`): a bucket's own earliest record may come later.
+    history_from: pd.Timestamp | None = None
+    # The tables' content hashes when they were taken before (a partitioned base's
+    # manifest holds its whole tables' while only its facts are loaded here).
+    known_fingerprints: dict[str, str] | None = None
 
     @property
     def outcomes_known_through(self) -> pd.Timestamp:
@@ -84,6 +90,8 @@ class Sources:
         usage tracking switched on later); sparse tables such as surveys start late by
         chance, so the earliest activity record counts, not the latest.
         """
+        if self.history_from is not None:
+            return self.history_from
         starts = [frame[TABLES[name].time_column].min() for name in ACTIVITY_TABLES
                   if (frame := self.tables.get(name)) is not None and len(frame)]
         return pd.Timestamp(min(starts) if starts else self.subscriptions["start_date"].min())
@@ -109,6 +117,8 @@ class Sources:
 
     def fingerprints(self) -> dict[str, str]:
         """A content hash per table: equal data gives equal hashes, whatever the format."""
+        if self.known_fingerprints is not None:
+            return dict(self.known_fingerprints)
         out = {}
         for name, frame in sorted(self.tables.items()):
             hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
@@ -136,10 +146,18 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
     (`readers.read_location`), so term outcomes are known through the same day as when
     everything is read.
     """
-    timings = {} if timings is None else timings
     explicit_end = (stated_data_end(data_end, "The data end (--data-end)")
                     if data_end is not None else None)
     raw = read_location(location, usage_reach, explicit_end, outcomes_only=outcomes_only)
+    return sources_of(raw, explicit_end, timings, outcomes_only=outcomes_only)
+
+
+def sources_of(raw: RawSources, explicit_end: pd.Timestamp | None = None,
+               timings: dict[str, float] | None = None, *,
+               outcomes_only: bool = False, part_of_base: bool = False) -> Sources:
+    """Type and validate tables as read (`load_sources` after reading them);
+    `part_of_base`: the tables are one bucket of a base, where a table may be empty."""
+    timings = {} if timings is None else timings
     violations: list[Violation] = _missing_tables(raw)
     frames: dict[str, pd.DataFrame] = {}
     for name, raw_table in raw.tables.items():
@@ -152,8 +170,9 @@ def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = Non
         _warn_unknown_columns(table, raw_table.frame.columns, raw_table.origin)
         frame, problems = parse_table(table, raw_table.frame)
         violations += problems
-        violations += check_values(table, frame, frozenset(v.column for v in problems
-                                                          if v.column is not None))
+        if not (part_of_base and frame.empty):  # a bucket may hold none of a table
+            violations += check_values(table, frame, frozenset(
+                v.column for v in problems if v.column is not None))
         frames[name] = frame
         timings[name] = raw_table.seconds + time.perf_counter() - began
         log.debug("%s: %d rows read in %.1f s, typed and checked in %.1f s", name, len(frame),

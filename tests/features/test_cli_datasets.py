@@ -126,3 +126,30 @@ def test_build_starts_once_every_feature_window_lies_within_the_history(run_cli)
     assert result.code == 0, result.err
     frame = pd.read_parquet(result.out.strip().splitlines()[-1])
     assert frame["as_of"].min() == pd.Timestamp("2023-04-01", tz="UTC")
+
+
+def test_partition_then_build_gives_the_same_training_set_file(run_cli, isolated_settings,
+                                                               tmp_path):
+    assert run_cli("simulate", *SMALL).code == 0
+    dates = "2024-03-01,2024-09-01"
+    whole = run_cli("build", "--dates", dates, "--out", tmp_path / "whole.parquet")
+    assert whole.code == 0, whole.err
+    parts = tmp_path / "parts"
+    split = run_cli("partition", "--out", parts, "--buckets", "5")
+    assert split.code == 0, split.err
+    assert "in 5 account buckets" in split.out
+    assert sorted(p.name for p in (parts / "accounts").iterdir()) == [
+        f"bucket={b:03d}" for b in range(5)]
+    bucketed = run_cli("build", "--data", parts, "--dates", dates,
+                       "--out", tmp_path / "bucketed.parquet")
+    assert bucketed.code == 0, bucketed.err
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "bucketed.parquet"),
+                                  pd.read_parquet(tmp_path / "whole.parquet"))
+    manifests = [json.loads((tmp_path / f"{n}.manifest.json").read_text())
+                 for n in ("whole", "bucketed")]
+    assert manifests[0]["sources"]["fingerprints"] == manifests[1]["sources"]["fingerprints"]
+    assert manifests[0]["content_hash"] == manifests[1]["content_hash"]
+    again = run_cli("partition", "--out", parts)
+    assert again.code == 2 and "exists" in again.err
+    fixed = run_cli("build", "--data", parts, "--data-end", "2024-12-31")
+    assert fixed.code == 2 and "Partition the source again" in fixed.err

@@ -1,0 +1,74 @@
+"""Training sets of a partitioned base, built one account bucket at a time.
+
+Every feature reads one account's own records, so a bucket builds alone: the snapshot
+dates and key features come from the manifest (the whole base's), each bucket is loaded,
+built and released in turn, and the rows are put in the single-process order (as_of,
+then account id). Peak memory is set by one bucket's sources, not by the base.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from features.point_in_time.build import key_features_by_use
+from features.point_in_time.catalog import key_name
+from features.point_in_time.spec import TrainingSetSpec
+from features.point_in_time.training_set import build_rows, snapshots_start
+from features.sources.buckets import Manifest, load_bucket, read_manifest
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (buckets done, buckets in all)
+
+
+def bucketed_plan(manifest: Manifest, spec: TrainingSetSpec
+                  ) -> tuple[list[pd.Timestamp], tuple[str, ...]]:
+    """The snapshot dates and key features of the whole partitioned base."""
+    start = snapshots_start(manifest.first_term_start, manifest.history_start,
+                            manifest.data_end)
+    dates = list(spec.as_of_dates(start, manifest.data_end))
+    if spec.key_features is not None:
+        keys = tuple(dict.fromkeys(key_name(k) for k in spec.key_features))
+    else:
+        keys = key_features_by_use(pd.Series(manifest.event_counts, dtype="int64"))
+    return dates, keys
+
+
+def build_bucketed(directory: str | Path, spec: TrainingSetSpec,
+                   progress: Progress | None = None) -> pd.DataFrame:
+    """The training set of the partitioned base at `directory`, bucket by bucket."""
+    manifest = read_manifest(directory)
+    dates, keys = bucketed_plan(manifest, spec)
+    parts = []
+    began = time.perf_counter()
+    for bucket in range(manifest.buckets):
+        sources = load_bucket(directory, bucket, manifest)
+        if len(sources.accounts):
+            parts.append(build_rows(sources, dates, spec.grace_days, keys, None))
+        del sources
+        if progress is not None:
+            progress(bucket + 1, manifest.buckets)
+    log.info("built %d buckets in %.1f s", manifest.buckets, time.perf_counter() - began)
+    return combine(parts)
+
+
+def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Bucket frames as one, in the single-process order, categories united."""
+    for column in parts[0].columns:
+        if not isinstance(parts[0][column].dtype, pd.CategoricalDtype):
+            continue
+        first = parts[0][column].cat.categories
+        if all(p[column].cat.categories.equals(first) for p in parts):
+            continue  # the catalog fixed them, or every bucket saw every value
+        # Categories read from the data: the whole base's are its sorted values.
+        union = sorted(set().union(*(p[column].cat.categories for p in parts)))
+        for part in parts:
+            part[column] = part[column].cat.set_categories(union)
+    frame = pd.concat(parts, ignore_index=True)
+    order = frame.sort_values(["as_of", "account_id"], kind="stable").index
+    return frame.loc[order].reset_index(drop=True)

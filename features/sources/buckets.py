@@ -1,0 +1,170 @@
+"""Account buckets: a base split by account so each part is read, built and scored alone.
+
+`bucket = crc32(account_id) mod B` (never Python's `hash`, which is salted per process),
+so an account and all its records land in the same bucket on every machine and run.
+`partition` writes a source as hive-style Parquet, one directory per table with one per
+bucket (`usage_events/bucket=007/part-0.parquet`, the same for every table), and a
+manifest (`buckets.json`) of what every bucket shares: the bucket count, the data's end,
+each table's last record, the day outcomes are known through, where the history starts,
+the first term's start and how often each usage event type occurs. `load_bucket` reads
+one bucket through a pyarrow dataset filter and types and checks it as any source is
+checked, with the manifest's base-wide facts in place of the bucket's own, so a bucket's
+features are exactly those the whole base gives its accounts. An account's records all
+share its bucket, so the check that every record names a known account holds per bucket.
+
+The output appears only when complete: it is written beside its place and renamed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ConfigError, SourceNotFoundError
+from features.sources.contract import TABLES
+from features.sources.loading import Sources, load_sources, sources_of
+from features.sources.readers import RawSources, RawTable
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "buckets.json"
+BUCKET = "bucket"
+MAX_BUCKETS = 4096
+
+
+def bucket_of(account_ids: pd.Series | list[str], buckets: int) -> np.ndarray:
+    """Each account id's bucket: crc32 of its UTF-8 text, mod `buckets`."""
+    return np.fromiter((zlib.crc32(str(a).encode()) % buckets for a in account_ids),
+                       dtype=np.int64, count=len(account_ids))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What every bucket of a partitioned base shares."""
+
+    buckets: int
+    data_end: pd.Timestamp
+    label_end: pd.Timestamp | None
+    table_ends: dict[str, pd.Timestamp]
+    history_start: pd.Timestamp
+    first_term_start: pd.Timestamp
+    event_counts: dict[str, int]
+    rows: dict[str, int]
+    source: str
+    fingerprints: dict[str, str]
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("data_end", "label_end", "history_start", "first_term_start"):
+            out[key] = None if out[key] is None else out[key].isoformat()
+        out["table_ends"] = {k: v.isoformat() for k, v in self.table_ends.items()}
+        return {"version": 1, **out}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        def stamp(value: str | None) -> pd.Timestamp | None:
+            return None if value is None else pd.Timestamp(value)
+
+        return cls(int(data["buckets"]), pd.Timestamp(data["data_end"]),
+                   stamp(data["label_end"]),
+                   {k: pd.Timestamp(v) for k, v in data["table_ends"].items()},
+                   pd.Timestamp(data["history_start"]), pd.Timestamp(data["first_term_start"]),
+                   {str(k): int(v) for k, v in data["event_counts"].items()},
+                   {str(k): int(v) for k, v in data["rows"].items()}, str(data["source"]),
+                   {str(k): str(v) for k, v in data["fingerprints"].items()},
+                   [str(w) for w in data["warnings"]])
+
+    def whole_base(self, directory: str | Path) -> Sources:
+        """The base's facts without its rows: what a training set's manifest records
+        about the sources it was built from (location, ends, warnings, fingerprints)."""
+        return Sources({}, self.data_end, str(directory), list(self.warnings),
+                       table_ends=dict(self.table_ends), label_end=self.label_end,
+                       history_from=self.history_start,
+                       known_fingerprints=dict(self.fingerprints))
+
+
+def is_partitioned(location: str | Path) -> bool:
+    return "://" not in str(location) and (Path(location) / MANIFEST).is_file()
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    path = Path(directory) / MANIFEST
+    try:
+        return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise SourceNotFoundError(f"{directory} is not a partitioned source: it has no "
+                                  f"{MANIFEST}. Make one with `churnlens partition`.") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc}); partition the source again "
+                          f"with `churnlens partition`.") from None
+
+
+def partition(location: str | Path, out: Path, buckets: int) -> Manifest:
+    """Write the source at `location` as `buckets` account buckets under `out`."""
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ConfigError(f"--buckets must be from 1 to {MAX_BUCKETS} (got {buckets}).")
+    if out.exists():
+        raise ConfigError(f"{out} exists; choose another --out, or remove it first.")
+    sources = load_sources(location)
+    events = sources.get("usage_events")
+    counts = ({} if events is None else
+              {str(k): int(v) for k, v in events["event_type"].value_counts().items()})
+    manifest = Manifest(buckets, sources.data_end, sources.label_end, sources.table_ends,
+                        sources.history_start(),
+                        pd.Timestamp(sources.subscriptions["start_date"].min()), counts,
+                        {n: len(f) for n, f in sources.tables.items()}, str(location),
+                        sources.fingerprints(), list(sources.warnings))
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        for name, frame in sources.tables.items():
+            keys = bucket_of(frame["account_id"], buckets)
+            groups = frame.groupby(keys, sort=True) if len(frame) else [(0, frame)]
+            for bucket, rows in groups:  # an empty table keeps its schema in bucket 0
+                folder = partial / name / f"{BUCKET}={int(bucket):03d}"
+                folder.mkdir(parents=True)
+                rows.to_parquet(folder / "part-0.parquet", index=False)
+            log.info("%s: %d rows in %d buckets", name, len(frame), buckets)
+        (partial / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n",
+                                        encoding="utf-8")
+        partial.rename(out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return manifest
+
+
+def load_bucket(directory: str | Path, bucket: int,
+                manifest: Manifest | None = None) -> Sources:
+    """One bucket of a partitioned base, typed and checked, with the base's shared facts."""
+    import pyarrow.dataset as ds
+
+    root = Path(directory)
+    manifest = manifest or read_manifest(root)
+    if not 0 <= bucket < manifest.buckets:
+        raise ConfigError(f"bucket {bucket} does not exist: {root} has buckets 0 to "
+                          f"{manifest.buckets - 1}.")
+    tables = {}
+    for name in TABLES:
+        if not (root / name).is_dir():
+            continue
+        dataset = ds.dataset(root / name, format="parquet", partitioning="hive")
+        columns = [c for c in dataset.schema.names if c != BUCKET]
+        frame = dataset.to_table(columns=columns,
+                                 filter=ds.field(BUCKET) == bucket).to_pandas()
+        tables[name] = RawTable(name, frame, f"{root / name} (bucket {bucket})")
+    raw = RawSources(f"{root}#bucket={bucket}", tables, manifest.data_end)
+    sources = sources_of(raw, manifest.data_end, part_of_base=True)
+    return dataclasses.replace(sources, table_ends=dict(manifest.table_ends),
+                               label_end=manifest.label_end,
+                               history_from=manifest.history_start)
