@@ -182,6 +182,9 @@ def _to_number(values: pd.Series, limit: float | None) -> pd.Series:
     return parsed.where(within)
 
 
+EXACT_INTEGERS = 2**53  # the largest whole floats that are still exact integers
+
+
 def _to_bool(values: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("boolean")
@@ -193,8 +196,11 @@ def _to_bool(values: pd.Series) -> pd.Series:
 
 
 def _to_text(values: pd.Series, *, lower: bool) -> pd.Series:
-    if pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
-        # Integer ids stored as floats because of missing values: 17.0 means "17".
+    known = values.dropna()
+    if (pd.api.types.is_float_dtype(values.dtype) and (known % 1 == 0).all()
+            and (known.abs() <= EXACT_INTEGERS).all()):
+        # Integer ids stored as floats because of missing values: 17.0 means "17"
+        # (while a float holds the integer exactly; larger ones stay as written).
         values = values.astype("Int64")
     text = values.astype("str").where(values.notna())
     text = text.str.strip()

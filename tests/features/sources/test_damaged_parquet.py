@@ -16,6 +16,7 @@ import decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from damaged_sources import FUZZ, assert_refused, base_directory, load_or_refuse
 from hypothesis import given
 from hypothesis import strategies as st
@@ -202,3 +203,13 @@ def test_decimals_and_dates_are_read_as_numbers_and_days():
         (directory / "subscriptions.csv").unlink()
         pq.write_table(table, directory / "subscriptions.parquet")
         assert load_or_refuse(directory) is None
+
+
+@pytest.mark.parametrize("value", [2.0**63, -(2.0**64), 2.0**53 + 2])
+def test_an_id_column_of_huge_whole_floats_loads_or_stops_with_a_message(value):
+    # found by the fuzz test above: 2**63 does not fit the integers ids are read as
+    rows = len(tiny_tables()["accounts"])
+    with base_directory("accounts") as directory:
+        _write_with(directory, "accounts", "name",
+                    pa.array([None, *([value] * (rows - 1))], type=pa.float64()), False)
+        load_or_refuse(directory, with_reach=False)
