@@ -43,32 +43,37 @@ def install_alert_pages(app: FastAPI) -> None:
 def alerts_page(request: Request, session: Session, state: str = "unresolved",
                 owner: str | None = None, rule: str | None = None,
                 severity: str | None = None, account: str | None = None,
-                page: int = 1) -> Response:
+                page: str | None = None) -> Response:
     """Alerts not yet resolved (or of one state), most severe and riskiest first, 50 a
     page."""
     problems = []
     if state not in ("unresolved", *STATES):
         problems.append(f"Unknown state “{state}”; showing alerts not yet resolved.")
         state = "unresolved"
-    page = max(1, min(page, 10_000))
+    number = int(page) if page is not None and page.isdigit() else 1
+    if page is not None and not page.isdigit():
+        problems.append(f"“{page}” is not a page number; showing the first page.")
+    number = max(1, min(number, 10_000))
     scope = session.principal.scope
     book = AlertBook(store_of(request))
     where = AlertFilter(owner=owner or None, state=state, rule=rule or None,
                         severity=severity or None, account_id=account or None, scope=scope)
-    found, total = book.list(where, page, PER_PAGE)
+    found, total = book.list(where, number, PER_PAGE)
     record, base_rate = track_record(store_of(request), scope)
     here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
 
-    def page_url(number: int) -> str:
-        moved = request.url.include_query_params(page=number)
+    def page_url(to: int) -> str:
+        moved = request.url.include_query_params(page=to)
         return f"{moved.path}?{moved.query}"
 
+    today = dt.datetime.now(dt.UTC).date()  # snoozes count in UTC days, as the store does
+
     return render(request, "alerts.html", {
-        "alerts": found, "total": total, "page": page,
+        "alerts": found, "total": total, "page": number,
         "pages": max(1, -(-total // PER_PAGE)), "where": where, "problems": problems,
         "states": ("unresolved", *STATES), "outcomes": OUTCOMES[:-1],
-        "snooze_until": dt.date.today() + dt.timedelta(days=SNOOZE_DAYS),
-        "tomorrow": dt.date.today() + dt.timedelta(days=1),
+        "snooze_until": today + dt.timedelta(days=SNOOZE_DAYS),
+        "tomorrow": today + dt.timedelta(days=1),
         "record": record, "base_rate": base_rate, "all_outcomes": OUTCOMES, "here": here,
         "page_url": page_url,
     }, 422 if problems else 200, session)

@@ -92,7 +92,7 @@ def api(client: TestClient, params: dict) -> dict:
 # -- sessions -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/", "/?band=high&owner=x", "/accounts/A00001",
-                                  "/export.csv"])
+                                  "/export.csv", "/alerts"])
 def test_pages_without_a_session_redirect_to_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 303
@@ -548,3 +548,23 @@ def test_an_empty_store_says_how_to_fill_it(make_client, tmp_path):
     assert page.status_code == 200 and "churnlens score" in page.text
     assert csv_rows(client.get("/export.csv").text) == []
     store.dispose()
+
+
+# -- the alerts inbox ---------------------------------------------------------------------------
+
+def test_the_inbox_says_what_is_wrong_with_its_filters_and_refuses_forged_forms(signed_in):
+    bad = signed_in.get("/alerts", params={"state": "closed", "page": "two"})
+    assert bad.status_code == 422
+    assert "Unknown state “closed”" in bad.text and "“two” is not a page number" in bad.text
+    listed = signed_in.get("/v1/alerts", headers=auth("viewer")).json()["alerts"]
+    target = listed[0]["id"]
+    forged = signed_in.post(f"/alerts/{target}", data={"action": "ack", "csrf": "forged"})
+    assert forged.status_code == 403 and "expired or was sent from another site" in forged.text
+    unknown = post_form(signed_in, f"/alerts/{target}", {"action": "close"}, page="/alerts")
+    assert unknown.status_code == 422 and "Unknown action" in unknown.text
+    past = post_form(signed_in, f"/alerts/{target}", {"action": "snooze",
+                                                      "until": "2020-01-01"}, page="/alerts")
+    assert past.status_code == 422 and "until a day after today" in past.text
+    state = signed_in.get("/v1/alerts", params={"per_page": 200},
+                          headers=auth("viewer")).json()["alerts"]
+    assert next(a for a in state if a["id"] == target)["state"] == "open"  # nothing saved
