@@ -32,11 +32,11 @@ import pandas as pd
 from features.errors import ConfigError, SourceNotFoundError
 from features.sources.contract import TABLES
 from features.sources.loading import Sources, load_sources, sources_of
-from features.sources.readers import RawSources, RawTable
+from features.sources.readers import PARTITIONED_MARK, RawSources, RawTable
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "buckets.json"
+MANIFEST = PARTITIONED_MARK
 BUCKET = "bucket"
 MAX_BUCKETS = 4096
 

@@ -45,6 +45,7 @@ DATASET_FILE = "dataset.json"
 FIRST_DAY = pd.Timestamp("1900-01-01", tz="UTC")
 LAST_DAY = pd.Timestamp("2199-12-31", tz="UTC")
 SUFFIXES = (".parquet", ".csv")
+PARTITIONED_MARK = "buckets.json"  # the manifest of `features.sources.buckets`
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,11 @@ def _read_directory(directory: Path, usage_reach: UsageReach | None,
             f"<table>.csv or <table>.parquet files, or create demo data with "
             f"`churnlens simulate --out {directory}`."
         )
+    if (directory / PARTITIONED_MARK).is_file():
+        raise ConfigError(
+            f"{directory} is a partitioned source (`churnlens partition`): `churnlens build` "
+            f"reads it one bucket at a time, but this command reads a source whole. Point "
+            f"--data at the source it was made from ({PARTITIONED_MARK} names it).")
     stated = _stated_data_end(directory)
     tables: dict[str, RawTable] = {}
     end_known = data_end is not None or stated is not None

@@ -60,3 +60,9 @@ def test_partition_refuses_an_existing_output_and_a_bad_count(tiny_dir, tmp_path
     partition(tiny_dir, tmp_path / "parts", 2)
     with pytest.raises(ConfigError, match="buckets 0 to 1"):
         load_bucket(tmp_path / "parts", 2)
+
+
+def test_commands_that_read_a_source_whole_name_the_partitioned_one(tiny_dir, tmp_path):
+    partition(tiny_dir, tmp_path / "parts", 2)
+    with pytest.raises(ConfigError, match="is a partitioned source"):
+        load_sources(tmp_path / "parts")
