@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from serving.alerts.book import Alert, alert_of
 from serving.alerts.outbox import PENDING, disabled_endpoints, message_id
 from serving.alerts.rules import AlertConfig, Endpoint
+from serving.store.models import ScoreStoreError
 from serving.store.schema import alert_deliveries, alerts
 from serving.store.score_store import ScoreStore
 
@@ -37,39 +38,44 @@ def queue_digests(store: ScoreStore, config: AlertConfig, now: dt.datetime) -> i
     since = dt.datetime.combine(today - dt.timedelta(days=LOOKBACK_DAYS), dt.time(),
                                 dt.UTC)
     until = dt.datetime.combine(today, dt.time(), dt.UTC)
-    with store._reading() as conn:
-        opened = [alert_of(r) for r in conn.execute(
-            sa.select(alerts).where(_A.opened_at >= since, _A.opened_at < until)
-            .order_by(_A.id)).all()]
+    window = (_A.opened_at >= since, _A.opened_at < until)
+    with store._reading() as conn:  # the light columns first: this runs every round
+        heads = conn.execute(sa.select(_A.id, _A.rule, _A.severity, _A.owner, _A.opened_at)
+                             .where(*window).order_by(_A.id)).all()
         queued = set(conn.execute(sa.select(_D.digest_key).where(
             _D.digest_key.is_not(None), _D.created_at >= since)).scalars())
         disabled = disabled_endpoints(conn)
-    rows = []
-    for endpoint in daily:
-        if endpoint.name in disabled:
-            continue
-        groups: dict[tuple[str, dt.date], list[Alert]] = {}
-        for alert in opened:
-            if endpoint.wants(alert.rule, alert.severity, alert.owner):
-                day = alert.opened_at.astimezone(dt.UTC).date()
-                groups.setdefault((alert.owner, day), []).append(alert)
-        for (owner, day), listed in sorted(groups.items()):
-            key = f"{endpoint.name}:{owner}:{day.isoformat()}"
-            if key in queued:
-                continue
-            rows.append({"alert_id": None, "digest_key": key, "endpoint": endpoint.name,
-                         "message_id": message_id(), "event": DIGEST,
-                         "body": digest_body(endpoint, owner, day, listed, now),
-                         "state": PENDING, "attempts": 0, "next_attempt_at": now,
-                         "created_at": now})
-    if not rows:
+    by_name = {e.name: e for e in daily if e.name not in disabled}
+    due: dict[tuple[str, str, dt.date], list[int]] = {}
+    for name, endpoint in by_name.items():
+        for head in heads:
+            day = head.opened_at.astimezone(dt.UTC).date()
+            if (endpoint.wants(head.rule, head.severity, head.owner)
+                    and _key(name, head.owner, day) not in queued):
+                due.setdefault((name, head.owner, day), []).append(head.id)
+    if not due:
         return 0
+    wanted = sorted({i for ids in due.values() for i in ids})
+    with store._reading() as conn:
+        full = {r.id: alert_of(r) for r in conn.execute(
+            sa.select(alerts).where(_A.id.in_(wanted))).all()}
+    rows = [{"alert_id": None, "digest_key": _key(name, owner, day), "endpoint": name,
+             "message_id": message_id(), "event": DIGEST,
+             "body": digest_body(by_name[name], owner, day, [full[i] for i in ids], now),
+             "state": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for (name, owner, day), ids in sorted(due.items())]
     try:
         with store._writing("Queueing alert digests") as conn:
             conn.execute(alert_deliveries.insert(), rows)
-    except sa.exc.IntegrityError:
-        return 0  # another worker queued them first; their keys are unique
+    except ScoreStoreError as exc:
+        if isinstance(exc.__cause__, sa.exc.IntegrityError):
+            return 0  # another worker queued them first: their keys are unique
+        raise
     return len(rows)
+
+
+def _key(endpoint: str, owner: str, day: dt.date) -> str:
+    return f"{endpoint}:{owner}:{day.isoformat()}"
 
 
 def digest_body(endpoint: Endpoint, owner: str, day: dt.date, listed: Sequence[Alert],

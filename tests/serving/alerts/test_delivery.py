@@ -17,7 +17,7 @@ from books import JAN
 from receiver import SECRET, receiver
 from stored import config, write
 
-from serving.alerts.book import AlertBook
+from serving.alerts.book import AlertBook, AlertFilter
 from serving.alerts.delivery import deliver_due, retry_after, sign
 from serving.alerts.outbox import replay
 from serving.store.schema import alert_deliveries, webhook_endpoints
@@ -177,3 +177,22 @@ def test_a_daily_digest_lists_each_owners_alerts_of_the_day_once(store, fmt):
         assert all(b["blocks"][0]["type"] == "section" for b in bodies)
     keys = {r.digest_key for r in _deliveries(store)}
     assert keys == {f"crm:ana:{yesterday}", f"crm:bob:{yesterday}"}
+
+
+def test_a_digest_queued_by_another_worker_meanwhile_is_not_queued_twice(store):
+    from serving.alerts.digest import queue_digests
+
+    rules = config("http://127.0.0.1:9/hook", secret=SECRET, digest="daily")
+    now = dt.datetime.now(dt.UTC)
+    yesterday = now.date() - dt.timedelta(days=1)
+    AlertBook(store).evaluate_run(rules, write(store, JAN, {"a": 0.40}),
+                                  now=dt.datetime.combine(yesterday, dt.time(12), dt.UTC))
+    (alert,) = AlertBook(store).list(AlertFilter())[0]
+    with store._engine.begin() as conn:  # as if another worker wrote it after our read
+        conn.execute(alert_deliveries.insert().values(
+            alert_id=None, digest_key=f"crm:ana:{yesterday}", endpoint="crm",
+            message_id="msg_other", event="alert.digest", body="{}", state="pending",
+            attempts=0, next_attempt_at=now, created_at=now - dt.timedelta(days=30)))
+    assert queue_digests(store, rules, now) == 0
+    assert [r.message_id for r in _deliveries(store)] == ["msg_other"]
+    assert alert.rule == "high"
