@@ -218,6 +218,7 @@ def build(
 def partition(
     out: Annotated[Path, typer.Option("--out", help="Directory to write (must not exist).")],
     data: DataOption = None,
+    data_end: DataEndOption = None,
     buckets: Annotated[int, typer.Option(min=1, max=4096, help="Account buckets: "
                                          "crc32(account_id) mod this.")] = 16,
 ) -> None:
@@ -228,7 +229,7 @@ def partition(
     from features.sources.buckets import partition as write_buckets
 
     location = resolve_data(None, data)
-    manifest = write_buckets(location, out, buckets)
+    manifest = write_buckets(location, out, buckets, data_end)
     typer.echo(f"{location}: {sum(manifest.rows.values()):,} rows of {len(manifest.rows)} "
                f"tables in {buckets} account buckets at {out}.")
 

@@ -64,7 +64,8 @@ def score(
     history: Annotated[int, typer.Option(min=0, max=36, help="First score the first day "
                                          "of each of this many months before as_of, oldest "
                                          "first (skipping dates already stored), so a new "
-                                         "workspace has score history and alerts.")] = 0,
+                                         "workspace has score history and alerts (their "
+                                         "alerts send no webhooks).")] = 0,
 ) -> None:
     """Score every active account with the champion and store the run with its reasons.
 
@@ -118,7 +119,8 @@ def score(
                                 settings.grace_days)
             typer.echo(f"History: scoring run {earlier.run_id}, {earlier.accounts:,} accounts "
                        f"as of {past}.")
-            said = alert_commands.after_score(store, earlier.run_id) if alerts else None
+            said = (alert_commands.after_score(store, earlier.run_id, webhooks=False)
+                    if alerts else None)
             if said is not None:
                 typer.echo(f"  {said}")
         result = run_batch(sources, model, version, store, day,

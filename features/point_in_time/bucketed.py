@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.point_in_time.build import key_features_by_use
-from features.point_in_time.catalog import key_name
+from features.point_in_time.build import explicit_key_features, key_features_by_use
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_rows, snapshots_start
 from features.sources.buckets import Manifest, load_bucket, read_manifest
@@ -33,7 +32,7 @@ def bucketed_plan(manifest: Manifest, spec: TrainingSetSpec
                             manifest.data_end)
     dates = list(spec.as_of_dates(start, manifest.data_end))
     if spec.key_features is not None:
-        keys = tuple(dict.fromkeys(key_name(k) for k in spec.key_features))
+        keys = explicit_key_features(spec.key_features)
     else:
         keys = key_features_by_use(pd.Series(manifest.event_counts, dtype="int64"))
     return dates, keys

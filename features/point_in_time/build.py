@@ -31,11 +31,16 @@ def resolve_key_features(sources: Sources, explicit: Sequence[str] | None = None
     """The key product features: `explicit` (as feature-name keys), else the most used
     product event types in usage_events (up to MAX_KEY_FEATURES), in name order."""
     if explicit is not None:
-        return tuple(dict.fromkeys(key_name(k) for k in explicit))
+        return explicit_key_features(explicit)
     events = sources.get("usage_events")
     if events is None:
         return ()
     return key_features_by_use(events["event_type"].value_counts())
+
+
+def explicit_key_features(names: Sequence[str]) -> tuple[str, ...]:
+    """Key features named by the user, as feature-name keys, each once."""
+    return tuple(dict.fromkeys(key_name(k) for k in names))
 
 
 def key_features_by_use(counts: pd.Series) -> tuple[str, ...]:

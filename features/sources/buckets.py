@@ -7,7 +7,7 @@ bucket (`usage_events/bucket=007/part-0.parquet`, the same for every table), and
 manifest (`buckets.json`) of what every bucket shares: the bucket count, the data's end,
 each table's last record, the day outcomes are known through, where the history starts,
 the first term's start and how often each usage event type occurs. `load_bucket` reads
-one bucket through a pyarrow dataset filter and types and checks it as any source is
+one bucket's folders and types and checks it as any source is
 checked, with the manifest's base-wide facts in place of the bucket's own, so a bucket's
 features are exactly those the whole base gives its accounts. An account's records all
 share its bucket, so the check that every record names a known account holds per bucket.
@@ -109,13 +109,15 @@ def read_manifest(directory: str | Path) -> Manifest:
                           f"with `churnlens partition`.") from None
 
 
-def partition(location: str | Path, out: Path, buckets: int) -> Manifest:
-    """Write the source at `location` as `buckets` account buckets under `out`."""
+def partition(location: str | Path, out: Path, buckets: int,
+              data_end: str | None = None) -> Manifest:
+    """Write the source at `location` as `buckets` account buckets under `out`
+    (`data_end`: the data's last day, as `load_sources` takes it)."""
     if not 1 <= buckets <= MAX_BUCKETS:
         raise ConfigError(f"--buckets must be from 1 to {MAX_BUCKETS} (got {buckets}).")
     if out.exists():
         raise ConfigError(f"{out} exists; choose another --out, or remove it first.")
-    sources = load_sources(location)
+    sources = load_sources(location, data_end)
     events = sources.get("usage_events")
     counts = ({} if events is None else
               {str(k): int(v) for k, v in events["event_type"].value_counts().items()})
@@ -158,10 +160,13 @@ def load_bucket(directory: str | Path, bucket: int,
     for name in TABLES:
         if not (root / name).is_dir():
             continue
-        dataset = ds.dataset(root / name, format="parquet", partitioning="hive")
-        columns = [c for c in dataset.schema.names if c != BUCKET]
-        frame = dataset.to_table(columns=columns,
-                                 filter=ds.field(BUCKET) == bucket).to_pandas()
+        # The bucket's own folder, read alone: its files' types are its own (a column
+        # empty in this bucket is typed null here and text elsewhere; parsing types it).
+        folder = root / name / f"{BUCKET}={bucket:03d}"
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else \
+            sorted((root / name).glob(f"{BUCKET}=*/*.parquet"))[:1]
+        table = ds.dataset(files, format="parquet").to_table()
+        frame = (table if folder.is_dir() else table.schema.empty_table()).to_pandas()
         tables[name] = RawTable(name, frame, f"{root / name} (bucket {bucket})")
     raw = RawSources(f"{root}#bucket={bucket}", tables, manifest.data_end)
     sources = sources_of(raw, manifest.data_end, part_of_base=True)

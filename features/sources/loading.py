@@ -195,8 +195,9 @@ def sources_of(raw: RawSources, explicit_end: pd.Timestamp | None = None,
     ends = table_ends(frames)
     stated = explicit_end is not None or raw.stated_data_end is not None
     labels_through = label_end(ends, end, stated)
-    warnings = soft_warnings(frames)
-    apart = coverage_warning(ends, labels_through, stated)
+    # A bucket's own ends and oddities are not the base's: its manifest holds those.
+    warnings = [] if part_of_base else soft_warnings(frames)
+    apart = None if part_of_base else coverage_warning(ends, labels_through, stated)
     if apart is not None:
         warnings.insert(0, apart)
     sources = Sources(frames, end, raw.location, warnings,

@@ -51,7 +51,8 @@ INBOX_ORDER = (sa.case({"critical": 0, "warning": 1}, value=_A.severity, else_=2
 
 
 class AlertError(ChurnlensError):
-    """An alert action that cannot be done as asked: a bad date, outcome or action."""
+    """Alerts cannot do as asked: a bad date, outcome or action, no run to evaluate, or a
+    run older than one evaluated already."""
 
     http_status = 422
     exit_code = 2
@@ -220,6 +221,18 @@ class AlertBook:
                                 .offset((page - 1) * per_page)).all()
         return [alert_of(r) for r in rows], int(total)
 
+    def visible(self, alert_id: int, scope: frozenset[str] | None) -> Alert:
+        """The alert, if the reader's book holds it (`scope`: its CSMs; None: every
+        alert); another book's is "not found" like an unknown id."""
+        try:
+            alert = self.get(alert_id)
+        except AlertNotFoundError:
+            alert = None
+        if alert is None or (scope is not None and alert.csm_owner not in scope):
+            raise AlertNotFoundError(f"No alert {alert_id} in this book; the list shows "
+                                     f"the ids.")
+        return alert
+
     def get(self, alert_id: int, today: dt.date | None = None) -> Alert:
         self.wake(today)
         with self.store._reading() as conn:
@@ -273,7 +286,11 @@ class AlertBook:
             raise AlertError(f"Unknown alert action {action!r}; use one of "
                              f"{', '.join(ACTIONS)}.")
         with self.store._writing(f"Updating alert {alert_id}") as conn:
-            conn.execute(alerts.update().where(_A.id == alert_id).values(**values))
+            changed = conn.execute(alerts.update().where(
+                _A.id == alert_id, _A.state != "resolved").values(**values)).rowcount
+        if not changed:  # an evaluation resolved it meanwhile
+            raise AlertStateError(f"Alert {alert_id} was resolved meanwhile; nothing to "
+                                  f"{action}.")
         return self.get(alert_id, day)
 
     @staticmethod
@@ -333,15 +350,15 @@ def _apply(conn: sa.Connection, changes: Changes, run: RunView, previous: RunVie
             "signals": new.signals, "facts": new.facts, "opened_at": at, "note": "",
             **checked} for new in changes.opened])
     if changes.kept:
-        kept_values = ("probability", "risk_change", "signals", "facts", "renewal_date")
+        # The renewal date stays the one the alert warned of (the track record's match).
+        kept_values = ("probability", "risk_change", "signals", "facts")
         conn.execute(alerts.update().where(_A.id == sa.bindparam("kept_id")).values(
             run_id=run.id, previous_run_id=before, quiet_runs=0,
             model_version=run.model_version, **checked,
             **{name: sa.bindparam(f"kept_{name}") for name in kept_values}),
             [{"kept_id": kept.id, "kept_risk_change": kept.risk_change,
               "kept_signals": kept.signals, "kept_facts": kept.facts,
-              "kept_probability": kept.account.probability if kept.account else None,
-              "kept_renewal_date": kept.account.renewal_date if kept.account else None}
+              "kept_probability": kept.account.probability if kept.account else None}
              for kept in changes.kept])
     by_quiet: dict[int, list[int]] = {}
     for alert_id, quiet in changes.quieted:

@@ -324,12 +324,15 @@ def backtest_command(
         typer.echo(line)
 
 
-def after_score(store: ScoreStore, run_id: int) -> str | None:
-    """Evaluate the alerts of a run `churnlens score` just stored; a failure only warns."""
+def after_score(store: ScoreStore, run_id: int, *, webhooks: bool = True) -> str | None:
+    """Evaluate the alerts of a run `churnlens score` just stored; a failure only warns.
+    Without `webhooks` (runs of the past, scored to fill the history) nothing is sent."""
     from features.errors import ChurnlensError
 
     try:
         config = config_of(None)
+        if not webhooks:
+            config = config.model_copy(update={"endpoints": ()})
         _, summary = evaluate(store, config, run_id)
     except ChurnlensError as exc:
         log.warning("scoring run %d is stored, but evaluating its alerts failed: %s Run "

@@ -126,7 +126,10 @@ def deliver_due(store: ScoreStore, config: AlertConfig, *, send: Send = http_sen
     """Queue the digests of finished days, then send the deliveries due now, at most
     `limit`; what became of them."""
     clock = now or (lambda: dt.datetime.now(dt.UTC))
-    queue_digests(store, config, clock())
+    try:
+        queue_digests(store, config, clock())
+    except ChurnlensError as exc:  # digests wait for the next round; sending goes on
+        log.warning("alert digests not queued this round: %s", exc)
     chance = rng or random.Random()
     endpoints = {e.name: e for e in config.endpoints}
     tally = Tally()
@@ -162,6 +165,9 @@ def run_worker(store: ScoreStore, config: AlertConfig, *, interval: float = 5.0,
             done = deliver_due(store, config, send=send)
         except ChurnlensError as exc:  # the store is down: try again next round
             log.warning("webhook delivery round failed: %s", exc)
+            done = Tally()
+        except Exception:  # a worker thread must outlive any one bad round
+            log.exception("webhook delivery round failed unexpectedly")
             done = Tally()
         observe(done)
         total += done

@@ -4,7 +4,8 @@ An endpoint with `digest: daily` gets no message per alert. Once a UTC day is ov
 delivery worker queues one delivery per owner with alerts opened that day that the
 endpoint wants, and sends it like any other (signed, retried, replayable). Each digest
 has a key (endpoint, owner, day) that the store holds unique, so a day is queued once
-however many workers look; days up to `LOOKBACK_DAYS` back are caught up after downtime.
+however many workers look, `SETTLE` after it ends (so an evaluation running at midnight
+has committed its alerts); days up to `LOOKBACK_DAYS` back are caught up after downtime.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from serving.store.score_store import ScoreStore
 
 DIGEST = "alert.digest"
 LOOKBACK_DAYS = 7
+SETTLE = dt.timedelta(minutes=15)
 SLACK_LINES = 20  # alerts listed in a Slack digest; the rest are counted
 _A, _D = alerts.c, alert_deliveries.c
 
@@ -34,7 +36,9 @@ def queue_digests(store: ScoreStore, config: AlertConfig, now: dt.datetime) -> i
     daily = [e for e in config.endpoints if e.digest == "daily"]
     if not daily:
         return 0
-    today = now.astimezone(dt.UTC).date()
+    # A day's digest waits a while after midnight, so alerts of an evaluation still
+    # being written at midnight are in it: it is queued once only.
+    today = (now.astimezone(dt.UTC) - SETTLE).date()
     since = dt.datetime.combine(today - dt.timedelta(days=LOOKBACK_DAYS), dt.time(),
                                 dt.UTC)
     until = dt.datetime.combine(today, dt.time(), dt.UTC)
@@ -68,9 +72,15 @@ def queue_digests(store: ScoreStore, config: AlertConfig, now: dt.datetime) -> i
         with store._writing("Queueing alert digests") as conn:
             conn.execute(alert_deliveries.insert(), rows)
     except ScoreStoreError as exc:
-        if isinstance(exc.__cause__, sa.exc.IntegrityError):
-            return 0  # another worker queued them first: their keys are unique
-        raise
+        if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+            raise
+        keys = [r["digest_key"] for r in rows]
+        with store._reading() as conn:
+            there = set(conn.execute(sa.select(_D.digest_key).where(
+                _D.digest_key.in_(keys))).scalars())
+        if not there:
+            raise  # not another worker's digests: a real failure
+        return 0  # another worker queued them first; the rest come next round
     return len(rows)
 
 

@@ -205,7 +205,7 @@ alert_deliveries = sa.Table(
     # the alert it announces; null for a digest, which lists several (`digest_key`)
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"),
               nullable=True),
-    sa.Column("digest_key", sa.String(120), nullable=True, unique=True),
+    sa.Column("digest_key", sa.Text, nullable=True, unique=True),
     sa.Column("endpoint", sa.String(40), nullable=False),
     sa.Column("message_id", sa.String(40), nullable=False, unique=True),  # webhook-id
     sa.Column("event", sa.String(30), nullable=False),

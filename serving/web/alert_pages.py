@@ -1,10 +1,11 @@
 """The Alerts inbox of the CSM page: early warnings to act on, and how the rules did.
 
 A book key's session sees its CSMs' alerts (the signed-in CSM's own); a key without a
-book sees every alert and can narrow them by owner. Each alert can be acknowledged,
-snoozed to a later day or resolved with its outcome from the page (POST forms with a
-CSRF token, each action in the audit log); beside the list, per rule, how often the
-renewals its alerts warned of churned against the base rate, and how CSMs resolved them.
+book sees every alert, data alerts included, and can narrow them by owner. Each alert
+can be acknowledged, snoozed to a later day or resolved with its outcome from the page
+(POST forms with a CSRF token, each action in the audit log); beside the list, per rule,
+how often the renewals its alerts warned of churned against the base rate, and how CSMs
+resolved them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from serving.alerts.book import (
     ACTIONS,
     OUTCOMES,
     STATES,
-    Alert,
     AlertBook,
     AlertFilter,
-    AlertNotFoundError,
 )
 from serving.alerts.track_record import track_record
 from serving.web import csrf
@@ -96,9 +95,7 @@ def act_on_alert(request: Request, alert_id: int, session: Session,
         return refused("Not saved", "The form expired or was sent from another site; "
                        "act on the alert again from the list.", 403)
     book = AlertBook(store_of(request))
-    mine = _visible(book, alert_id, session.principal.scope)
-    if mine is None:
-        return refused("Alert not found", f"No alert {alert_id} in your book.", 404)
+    mine = book.visible(alert_id, session.principal.scope)  # else its error page, 404
     if action not in ACTIONS:
         return refused("Not saved", f"Unknown action “{action}”.", 422)
     options: dict[str, Any] = {"note": note.strip()}
@@ -114,11 +111,3 @@ def act_on_alert(request: Request, alert_id: int, session: Session,
           target=f"alert {alert_id} ({mine.rule}, account {mine.account_id or 'none'})")
     return RedirectResponse(target, status_code=303)
 
-
-def _visible(book: AlertBook, alert_id: int, scope: frozenset[str] | None) -> Alert | None:
-    """The alert, if it exists within the reader's book (else None, as for an unknown id)."""
-    try:
-        alert = book.get(alert_id)
-    except AlertNotFoundError:
-        return None
-    return alert if scope is None or alert.csm_owner in scope else None

@@ -155,7 +155,8 @@ def render(request: Request, template: str, context: dict[str, Any],
 
 def audit(request: Request, action: str, outcome: str, who: Principal | None = None, *,
            key: str = "", target: str = "") -> None:
-    """Record a sign-in, sign-out or export; a refused key is named by its id only."""
+    """Record a sign-in, sign-out, export or alert action; a refused key is named by its
+    id only."""
     presented = who.key_id if who else (presented_key_id(key) if key else "")
     AuditLog(store_of(request)).record(AuditEvent(
         action, outcome, presented, who.role.value if who else "", who.label if who else "",

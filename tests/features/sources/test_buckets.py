@@ -66,3 +66,22 @@ def test_commands_that_read_a_source_whole_name_the_partitioned_one(tiny_dir, tm
     partition(tiny_dir, tmp_path / "parts", 2)
     with pytest.raises(ConfigError, match="is a partitioned source"):
         load_sources(tmp_path / "parts")
+
+
+def test_a_column_empty_in_one_bucket_loads_there_and_elsewhere(make_sources, tmp_path):
+    # the fewest buckets that split the tiny base's accounts
+    count = next(n for n in range(2, 50) if len(set(bucket_of(["A1", "A2", "A3"], n))) == 3)
+    first = 0  # the first folder: its types must not become every bucket's
+
+    def blank_in_bucket_0(tables):
+        events = tables["usage_events"]
+        mine = bucket_of(events["account_id"], count) == first
+        events.loc[mine, "user_id"] = None
+        assert events["user_id"].notna().any() and events.loc[mine, "user_id"].isna().all()
+
+    source = make_sources(blank_in_bucket_0, fmt="parquet")
+    partition(source, tmp_path / "parts", count)
+    users = {b: load_bucket(tmp_path / "parts", b).tables["usage_events"]["user_id"]
+             for b in range(count)}
+    assert len(users[first]) and users[first].isna().all()
+    assert any(u.notna().any() for b, u in users.items() if b != first)

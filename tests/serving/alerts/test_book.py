@@ -129,3 +129,36 @@ def test_the_inbox_shows_the_most_severe_and_riskiest_alerts_first(store):
     # critical "high" alerts by risk (b 70%, a 40%), then the warnings by risk (a, c)
     assert [(x.rule, x.account_id) for x in listed] == [
         ("high", "b"), ("high", "a"), ("detractor", "a"), ("detractor", "c")]
+
+
+def test_an_action_on_an_alert_resolved_meanwhile_is_refused_not_undone(store):
+    book = AlertBook(store)
+    book.evaluate_run(config(), write(store, JAN, {"a": 0.40}))
+    (alert,), _ = book.list(AlertFilter())
+    real_get = book.get
+    calls = []
+
+    def stale_get(alert_id, today=None):  # what the action read before the resolve
+        calls.append(alert_id)
+        found = real_get(alert_id, today)
+        if len(calls) == 1:
+            with store._engine.begin() as conn:  # an evaluation resolves it meanwhile
+                conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
+                    state="resolved", outcome="cleared"))
+        return found
+
+    book.get = stale_get  # type: ignore[method-assign]
+    with pytest.raises(AlertError, match="resolved meanwhile"):
+        book.act(alert.id, "ack")
+    assert real_get(alert.id).state == "resolved"
+
+
+def test_a_book_key_sees_only_its_books_alerts_by_id(store):
+    book = AlertBook(store)
+    book.evaluate_run(config(), write(store, JAN, {"a": 0.40, "b": 0.40},
+                                      owners={"b": "bob"}))
+    ids = {a.account_id: a.id for a in book.list(AlertFilter())[0]}
+    assert book.visible(ids["b"], frozenset({"bob"})).account_id == "b"
+    assert book.visible(ids["a"], None).account_id == "a"
+    with pytest.raises(AlertError, match="No alert"):
+        book.visible(ids["a"], frozenset({"bob"}))

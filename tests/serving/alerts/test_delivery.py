@@ -19,6 +19,7 @@ from stored import config, write
 
 from serving.alerts.book import AlertBook, AlertFilter
 from serving.alerts.delivery import deliver_due, retry_after, sign
+from serving.alerts.digest import SETTLE
 from serving.alerts.outbox import replay
 from serving.store.schema import alert_deliveries, webhook_endpoints
 
@@ -151,7 +152,7 @@ def test_a_daily_digest_lists_each_owners_alerts_of_the_day_once(store, fmt):
     with receiver() as got:
         rules = config(got.url, secret=SECRET, digest="daily", fmt=fmt)
         now = dt.datetime.now(dt.UTC)  # signatures are checked against the real clock
-        yesterday = now.date() - dt.timedelta(days=1)
+        yesterday = (now - SETTLE).date() - dt.timedelta(days=1)
         day = dt.datetime.combine(yesterday, dt.time(12), dt.UTC)
         _, summary = AlertBook(store).evaluate_run(rules, write(
             store, JAN, {"a": 0.40, "b": 0.40, "c": 0.40}, owners={"c": "bob"},
@@ -159,6 +160,9 @@ def test_a_daily_digest_lists_each_owners_alerts_of_the_day_once(store, fmt):
         assert summary["deliveries"] == 0  # no message per alert
         later_that_day = deliver_due(store, rules, now=lambda: day + dt.timedelta(hours=11))
         assert later_that_day.delivered == 0 and got.got == []  # the day is not over
+        midnight = dt.datetime.combine(yesterday + dt.timedelta(days=1), dt.time(), dt.UTC)
+        early = deliver_due(store, rules, now=lambda: midnight + SETTLE / 2)
+        assert early.delivered == 0 and got.got == []  # it is, but may still be written
         next_day = now
         assert deliver_due(store, rules, now=lambda: next_day).delivered == 2  # ana, bob
         assert deliver_due(store, rules, now=lambda: next_day).delivered == 0  # queued once
@@ -184,7 +188,7 @@ def test_a_digest_queued_by_another_worker_meanwhile_is_not_queued_twice(store):
 
     rules = config("http://127.0.0.1:9/hook", secret=SECRET, digest="daily")
     now = dt.datetime.now(dt.UTC)
-    yesterday = now.date() - dt.timedelta(days=1)
+    yesterday = (now - SETTLE).date() - dt.timedelta(days=1)
     AlertBook(store).evaluate_run(rules, write(store, JAN, {"a": 0.40}),
                                   now=dt.datetime.combine(yesterday, dt.time(12), dt.UTC))
     (alert,) = AlertBook(store).list(AlertFilter())[0]

@@ -40,5 +40,6 @@ def test_alerts_count_by_the_outcome_of_the_renewal_they_warned_of(store):
     assert by_rule["detractor"].churn_rate == 1.0
     assert by_rule["detractor"].outcomes == {"churned": 1}
     assert by_rule["high"].outcomes == {}
-    mine, _ = track_record(store, frozenset({"bob"}))
-    assert mine == []  # every alert here is ana's
+    mine, their_base = track_record(store, frozenset({"bob"}))
+    assert mine == [] and their_base is None  # every alert and renewal here is ana's
+    assert track_record(store, frozenset({"ana"}))[1] == pytest.approx(2 / 3)
