@@ -23,6 +23,13 @@ DataOption = Annotated[
     typer.Option("--data", help="Source-table directory or SQLAlchemy URL "
                  "(default <home>/sources).", show_default=False),
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", help="Where the buckets of a partitioned --data are worked "
+                 "on: none (here, in turn), local[:N] (N Dask worker processes here) or "
+                 "tcp://HOST:8786 (a Dask scheduler). Default: $CHURNLENS_DASK_SCHEDULER, "
+                 "else none. local and tcp need the dask extra.", show_default=False),
+]
 DataEndOption = Annotated[
     str | None,
     typer.Option("--data-end", help="Last day the data covers, YYYY-MM-DD (default: "
@@ -159,6 +166,7 @@ def build(
     out: Annotated[Path | None, typer.Option(help="Write to this Parquet file instead of "
                                              "<home>/training_sets/NAME/HASH.parquet.",
                                              show_default=False)] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Build a point-in-time training set: one row per active account and as_of.
 
@@ -166,10 +174,11 @@ def build(
     where the term's outcome is known by the data's end and left empty otherwise. Writes
     the Parquet file and a manifest beside it, and prints the file's path last. A --data
     made by `churnlens partition` is built one account bucket at a time (the same rows,
-    with memory set by one bucket).
+    with memory set by one bucket), here or on a Dask cluster (--cluster).
     """
     from pydantic import ValidationError
 
+    from features.distributed.cluster import bucket_runner, parse_cluster
     from features.errors import ConfigError
     from features.point_in_time.artifacts import write_training_set
     from features.point_in_time.bucketed import build_bucketed
@@ -194,14 +203,20 @@ def build(
         problems = "; ".join(str(err["msg"]) for err in exc.errors())
         raise ConfigError(f"Cannot build that training set: {problems}.") from None
     location = resolve_data(None, data)
+    where = parse_cluster(cluster)
     if is_partitioned(location):
         if data_end is not None:
             raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
                               f"Partition the source again with --data-end to change it.")
-        frame = build_bucketed(location, spec, progress=lambda done, total: log.info(
-            "built bucket %d of %d", done, total))
+        with bucket_runner(where) as runner:
+            frame = build_bucketed(location, spec, runner=runner, progress=lambda done, total:
+                                   log.info("built bucket %d of %d", done, total))
         sources = read_manifest(location).whole_base(location)
     else:
+        if cluster is not None and where.kind != "none":  # the variable's default is moot
+            raise ConfigError(f"--cluster {where} works on account buckets, and {location} "
+                              f"is not partitioned. Run `churnlens partition --data "
+                              f"{location} --out DIR` and build --data DIR.")
         sources = load_sources(location, data_end)
         timings: dict[str, float] = {}
         frame = build_training_set(sources, spec, timings)

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         default=30.0, ge=0,
         description="Seconds between checks of the champion alias (0: only on admin reload).",
     )
+    dask_scheduler: str = Field(
+        default="none",
+        description="Default --cluster of build, score and train: none, local[:N] or "
+                    "tcp://HOST:8786 (a Dask scheduler).",
+    )
     band_high: float = Field(default=0.30, gt=0, lt=1,
                              description="Calibrated probability from which risk is high.")
     band_medium: float = Field(default=0.15, gt=0, lt=1,

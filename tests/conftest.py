@@ -110,3 +110,12 @@ def trained_model(simulated_set: tuple[pd.DataFrame, dict[str, Any], Path]) -> C
     config = config.model_copy(update={
         "split": config.split.model_copy(update={"backtest_folds": 0})})
     return train_and_evaluate(frame, config).model
+
+
+@pytest.fixture(scope="session")
+def dask_runner() -> Iterator[Any]:
+    """A runner on a real LocalCluster of two worker processes, shared by the session."""
+    from features.distributed.cluster import ClusterChoice, bucket_runner
+
+    with bucket_runner(ClusterChoice("local", workers=2)) as runner:
+        yield runner

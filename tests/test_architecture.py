@@ -83,12 +83,14 @@ ONLY = {
     "features.errors": (),
     "features.atomic": ("features.errors",),  # a full disk is a DiskFullError
     "features.settings": ("features.errors",),
+    # Where per-bucket work runs, knowing nothing of the work.
+    "features.distributed": ("features.errors", "features.settings"),
     # Customer data in: no point-in-time code, analysis or simulator.
     "features.sources": ("features.errors", "features.settings", "features.atomic"),
     # The simulator writes files that the contract describes, and knows nothing else.
     "features.simulator": ("features.errors", "features.atomic", "features.sources.contract"),
     "features.point_in_time": ("features.errors", "features.settings", "features.atomic",
-                               "features.sources"),
+                               "features.sources", "features.distributed"),
     "features.analysis": ("features.errors", "features.settings", "features.sources",
                           "features.point_in_time"),
 }

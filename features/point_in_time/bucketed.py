@@ -3,18 +3,20 @@
 Every feature reads one account's own records, so a bucket builds alone: the snapshot
 dates and key features come from the manifest (the whole base's), each bucket is loaded,
 built and released in turn, and the rows are put in the single-process order (as_of,
-then account id). Peak memory is set by one bucket's sources, not by the base.
+then account id). Peak memory is set by one bucket's sources, not by the base. On a
+Dask cluster (`features.distributed`) each bucket is one task and the rows come back
+to the caller, which joins them the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from features.distributed.cluster import InProcess, Progress, Runner
 from features.point_in_time.build import explicit_key_features, key_features_by_use
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_rows, snapshots_start
@@ -22,7 +24,6 @@ from features.sources.buckets import Manifest, load_bucket, read_manifest
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]  # (buckets done, buckets in all)
 
 
 def bucketed_plan(manifest: Manifest, spec: TrainingSetSpec
@@ -39,21 +40,29 @@ def bucketed_plan(manifest: Manifest, spec: TrainingSetSpec
 
 
 def build_bucketed(directory: str | Path, spec: TrainingSetSpec,
-                   progress: Progress | None = None) -> pd.DataFrame:
-    """The training set of the partitioned base at `directory`, bucket by bucket."""
-    manifest = read_manifest(directory)
+                   progress: Progress | None = None,
+                   runner: Runner | None = None) -> pd.DataFrame:
+    """The training set of the partitioned base at `directory`, bucket by bucket, each
+    bucket in turn here or as a task of `runner` (a Dask cluster)."""
+    root = str(Path(directory).resolve())
+    manifest = read_manifest(root)
     dates, keys = bucketed_plan(manifest, spec)
-    parts = []
     began = time.perf_counter()
-    for bucket in range(manifest.buckets):
-        sources = load_bucket(directory, bucket, manifest)
-        if len(sources.accounts):
-            parts.append(build_rows(sources, dates, spec.grace_days, keys, None))
-        del sources
-        if progress is not None:
-            progress(bucket + 1, manifest.buckets)
+    parts = (runner or InProcess()).map(
+        build_bucket, range(manifest.buckets), progress, directory=root, manifest=manifest,
+        dates=dates, grace_days=spec.grace_days, keys=keys)
     log.info("built %d buckets in %.1f s", manifest.buckets, time.perf_counter() - began)
-    return combine(parts)
+    return combine([p for p in parts if p is not None])
+
+
+def build_bucket(bucket: int, directory: str, manifest: Manifest,
+                 dates: list[pd.Timestamp], grace_days: int,
+                 keys: tuple[str, ...]) -> pd.DataFrame | None:
+    """One bucket's training rows (None: the bucket holds no account); a task on its own."""
+    sources = load_bucket(directory, bucket, manifest)
+    if not len(sources.accounts):
+        return None
+    return build_rows(sources, dates, grace_days, keys, None)
 
 
 def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -153,3 +153,13 @@ def test_partition_then_build_gives_the_same_training_set_file(run_cli, isolated
     assert again.code == 2 and "exists" in again.err
     fixed = run_cli("build", "--data", parts, "--data-end", "2024-12-31")
     assert fixed.code == 2 and "Partition the source again" in fixed.err
+    on_dask = run_cli("build", "--data", parts, "--dates", dates, "--cluster", "local:2",
+                      "--out", tmp_path / "dask.parquet")
+    assert on_dask.code == 0, on_dask.err
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask.parquet"),
+                                  pd.read_parquet(tmp_path / "whole.parquet"))
+    whole_on_dask = run_cli("build", "--cluster", "local:2", "--out", tmp_path / "x.parquet")
+    assert whole_on_dask.code == 2 and "is not partitioned" in whole_on_dask.err
+    assert not (tmp_path / "x.parquet").exists()
+    bad = run_cli("build", "--data", parts, "--cluster", "yarn")
+    assert bad.code == 2 and "tcp://HOST:8786" in bad.err

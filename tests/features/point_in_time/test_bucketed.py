@@ -14,16 +14,38 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
+def partitioned(simulated_sources, tmp_path_factory):
+    """The simulated base partitioned into B buckets, once per B for the module."""
+    made: dict[int, object] = {}
+
+    def get(buckets: int):
+        if buckets not in made:
+            made[buckets] = tmp_path_factory.mktemp(f"parts{buckets}") / "parts"
+            partition(simulated_sources.location, made[buckets], buckets)
+        return made[buckets]
+    return get
+
+
+@pytest.fixture(scope="module")
 def whole(simulated_sources) -> pd.DataFrame:
     return build_training_set(simulated_sources, TrainingSetSpec())
 
 
 @pytest.mark.parametrize("buckets", [1, 7, 64])
-def test_the_bucketed_training_set_equals_the_single_process_one(simulated_sources, whole,
-                                                                  tmp_path, buckets):
-    out = tmp_path / "parts"
-    partition(simulated_sources.location, out, buckets)
+def test_the_bucketed_training_set_equals_the_single_process_one(partitioned, whole, buckets):
+    out = partitioned(buckets)
     seen = []
     built = build_bucketed(out, TrainingSetSpec(), progress=lambda d, n: seen.append((d, n)))
     assert seen[-1] == (buckets, buckets)
+    pd.testing.assert_frame_equal(built, whole)
+
+
+@pytest.mark.parametrize("buckets", [1, 7, 64])
+def test_the_training_set_built_on_a_dask_cluster_equals_the_single_process_one(
+        partitioned, whole, dask_runner, buckets):
+    out = partitioned(buckets)
+    seen = []
+    built = build_bucketed(out, TrainingSetSpec(), runner=dask_runner,
+                           progress=lambda d, n: seen.append((d, n)))
+    assert [d for d, _ in seen] == list(range(1, buckets + 1))
     pd.testing.assert_frame_equal(built, whole)

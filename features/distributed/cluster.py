@@ -1,0 +1,164 @@
+"""Where per-bucket work runs: in this process, or as dask.distributed tasks.
+
+`--cluster none` (the default) runs the buckets in turn here and never imports dask, so
+the core install needs no dask at all. `local` or `local:N` starts a `LocalCluster` of
+N worker processes (one thread each; N defaults to the machine's cores) for the length
+of the command; `tcp://HOST:8786` connects to a running scheduler. Either way the same
+module-level functions run, each on one bucket, and their results come back in bucket
+order, so every path gives the same rows. Workers of a real cluster need churnlens
+installed and read access to the partitioned sources at the same path.
+
+`CHURNLENS_DASK_SCHEDULER` gives the default for `--cluster`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from features.errors import ChurnlensError, ConfigError
+from features.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ENV = "CHURNLENS_DASK_SCHEDULER"
+CLUSTER_HELP = ("Where per-bucket work runs: none (this process, the default), local[:N] "
+                "(N Dask worker processes here) or tcp://HOST:8786 (a Dask scheduler); "
+                f"default ${ENV}, else none. Needs the dask extra for local or tcp.")
+CONNECT_SECONDS = 30
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (items done, items in all)
+
+
+@dataclass(frozen=True)
+class ClusterChoice:
+    """A parsed --cluster value."""
+
+    kind: str  # none | local | scheduler
+    workers: int | None = None  # local: worker processes (None: one per core)
+    address: str | None = None  # scheduler: tcp://HOST:PORT
+
+    def __str__(self) -> str:
+        if self.kind == "local":
+            return "local" if self.workers is None else f"local:{self.workers}"
+        return self.address or "none"
+
+
+def parse_cluster(value: str | None) -> ClusterChoice:
+    """The cluster `value` names, or $CHURNLENS_DASK_SCHEDULER's when it is None."""
+    where = "--cluster"
+    if value is None:
+        value, where = get_settings().dask_scheduler, ENV
+    text = value.strip()
+    if text in ("", "none"):
+        return ClusterChoice("none")
+    if text == "local" or text.startswith("local:"):
+        count = text.partition(":")[2]
+        if not count:
+            return ClusterChoice("local")
+        if not count.isdigit() or not 1 <= int(count) <= 256:
+            raise ConfigError(f"{where} {value!r}: local:N needs N from 1 to 256 worker "
+                              f"processes, e.g. local:2.")
+        return ClusterChoice("local", workers=int(count))
+    if text.startswith("tcp://") and len(text) > len("tcp://"):
+        return ClusterChoice("scheduler", address=text)
+    raise ConfigError(f"{where} {value!r} is not a cluster: use none, local, local:N or "
+                      f"tcp://HOST:8786 (a running Dask scheduler).")
+
+
+class Runner(Protocol):
+    """Runs one function over items, returning the results in the items' order."""
+
+    def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
+            **shared: Any) -> list[T]: ...
+
+
+class InProcess:
+    """Each item in turn, here: peak memory is one item's."""
+
+    def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
+            **shared: Any) -> list[T]:
+        out = []
+        for done, item in enumerate(items, start=1):
+            out.append(fn(item, **shared))
+            if progress is not None:
+                progress(done, len(items))
+        return out
+
+
+class OnDask:
+    """Each item as one task on a dask.distributed client; `shared` arguments are sent
+    to every worker once, not with every task."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
+            **shared: Any) -> list[T]:
+        from distributed import as_completed
+
+        if not items:
+            return []
+        sent = {name: self.client.scatter(value, broadcast=True, hash=False)
+                for name, value in shared.items()}
+        futures = self.client.map(fn, list(items), pure=False, **sent)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list[Any] = [None] * len(futures)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[index[future.key]] = _result(future)
+                future.release()
+                if progress is not None:
+                    progress(done, len(futures))
+        finally:
+            for future in futures:
+                future.release()
+        return results
+
+
+def _result(future: Any) -> Any:
+    try:
+        return future.result()
+    except ModuleNotFoundError as exc:
+        raise ChurnlensError(f"A Dask worker cannot import {exc.name}: install churnlens "
+                             f"(with the same version) on every worker.") from exc
+
+
+@contextmanager
+def bucket_runner(choice: ClusterChoice) -> Iterator[Runner]:
+    """A runner for `choice`, with its cluster or connection open for the block."""
+    if choice.kind == "none":
+        yield InProcess()
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(f"--cluster {choice} needs dask.distributed; install churnlens "
+                          f"with its dask extra (pip install 'churnlens[dask]'), or use "
+                          f"--cluster none.") from None
+    began = time.perf_counter()
+    if choice.kind == "local":
+        workers = choice.workers or os.cpu_count() or 1
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None,
+                          silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+            log.info("started a local Dask cluster of %d worker processes in %.1f s",
+                     workers, time.perf_counter() - began)
+            yield OnDask(client)
+        return
+    try:
+        client = Client(choice.address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"Cannot reach the Dask scheduler at {choice.address} ({exc}). "
+                          f"Start one (`dask scheduler`, then `dask worker "
+                          f"{choice.address}` on each machine) or fix the address.") from None
+    with client:
+        log.info("connected to the Dask scheduler at %s (%d workers)", choice.address,
+                 len(client.scheduler_info().get("workers", {})))
+        yield OnDask(client)
