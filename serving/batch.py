@@ -20,17 +20,20 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.distributed.cluster import InProcess, Runner
 from features.errors import ChurnlensError
 from features.point_in_time.catalog import key_features_in
 from features.point_in_time.evidence import USAGE_DAYS, evidence_at
 from features.point_in_time.families.usage_rows import LOOKBACK_DAYS
 from features.point_in_time.terms import quarter_renewals
 from features.point_in_time.training_set import build_scoring_frame
+from features.sources.buckets import Manifest, load_bucket, read_manifest
 from features.sources.loading import Sources
 from features.sources.usage_reach import UsageReach
 from serving.alerts.facts import last_records, run_facts
@@ -102,16 +105,38 @@ def monthly_history(as_of: dt.date, months: int) -> list[dt.date]:
     return sorted(out[:months])
 
 
+@dataclass(frozen=True)
+class ScoredPart:
+    """The scores of some of a run's accounts (one bucket's, or all), with what the run
+    stores beside them; parts join into the run a single pass would give."""
+
+    scored: Scored  # its counts are the run's, made once the parts are joined
+    profiled: pd.DataFrame  # the reference profile's features, one row per account
+    probability: np.ndarray
+    renewals: list[RenewalDue]
+    last_records: dict[str, str | None]
+
+
 def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
                    as_of: dt.date, bands: Bands, grace_days: int = 30,
                    shadow: Shadow | None = None) -> Scored:
     """Scores with reasons for every account active at `as_of`, each one's features, the
     run's counts over the model's reference bins, and the shadow model's scores."""
+    return joined([score_part(sources, model, version, as_of, bands, grace_days, shadow)],
+                  model).scored
+
+
+def score_part(sources: Sources, model: ChurnRiskModel, version: str, as_of: dt.date,
+               bands: Bands, grace_days: int = 30, shadow: Shadow | None = None
+               ) -> ScoredPart:
+    """The scores, evidence, facts, renewals and last records of `sources`' accounts."""
+    renewals = renewals_due(sources, as_of, grace_days)
+    records_end = last_records(sources, as_of)
     names_needed = [*model.contract.names, *(shadow.model.contract.names if shadow else ())]
     keys = sorted(set(key_features_in(names_needed)))
     frame = build_scoring_frame(sources, as_of, keys, grace_days)
     if frame.empty:
-        return Scored([], [])
+        return ScoredPart(Scored([], []), frame, np.zeros(0), renewals, records_end)
     model.contract.check_columns(list(frame.columns))
     names = list(model.contract.names)
     matrix = model.contract.encode(frame)
@@ -130,8 +155,6 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
     stored = [StoredScore(score, info, evidence[info.account_id])
               for score, info in zip(scores, infos, strict=True)]
     probability = np.array([s.probability for s in scores], dtype=np.float64)
-    counts = (run_counts(model.profile, frame, probability).to_dict()
-              if model.profile is not None else None)
     shadowed = []
     if shadow is not None:
         shadow.model.contract.check_columns(list(frame.columns))
@@ -139,7 +162,34 @@ def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
         shadowed = [ShadowScore(account, shadow.version, float(p))
                     for account, p in zip(ids, chances, strict=True)]
         log.info("shadow model %s scored the same %d accounts", shadow.version, len(shadowed))
-    return Scored(stored, records, counts, shadowed, run_facts(frame, evidence, as_of))
+    profiled = frame[[c for c in (model.profile.features if model.profile else ())
+                      if c in frame.columns]]
+    return ScoredPart(Scored(stored, records, None, shadowed,
+                             run_facts(frame, evidence, as_of)),
+                      profiled, probability, renewals, records_end)
+
+
+def joined(parts: list[ScoredPart], model: ChurnRiskModel) -> ScoredPart:
+    """Parts as one, in the single-pass order (by account id), with the run's counts."""
+    scores = [s for p in parts for s in p.scored.scores]
+    order = np.argsort(np.array([s.score.account_id for s in scores], dtype=object),
+                       kind="stable")
+    features = [f for p in parts for f in p.scored.features]
+    shadow = sorted((s for p in parts for s in p.scored.shadow), key=lambda s: s.account_id)
+    renewals = sorted((r for p in parts for r in p.renewals),
+                      key=lambda r: r.account.account_id)
+    probability = np.concatenate([p.probability for p in parts])[order]
+    profiled = pd.concat([p.profiled for p in parts], ignore_index=True).iloc[order]
+    counts = (run_counts(model.profile, profiled, probability).to_dict()
+              if model.profile is not None and len(scores) else None)
+    facts = {k: v for p in parts for k, v in p.scored.facts.items()}
+    ends = [p.last_records for p in parts]
+    records_end = {name: max((day for e in ends if (day := e.get(name))), default=None)
+                   for name in dict.fromkeys(n for e in ends for n in e)}
+    scored = Scored([scores[i] for i in order], [features[i] for i in order], counts, shadow,
+                    {k: facts[k] for k in sorted(facts)})
+    return ScoredPart(scored, profiled.reset_index(drop=True), probability, renewals,
+                      records_end)
 
 
 def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
@@ -159,20 +209,64 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
     """Score every active account and store the run; nothing is stored if anything fails."""
     started = time.perf_counter()
     as_of = as_of or default_as_of(sources)
-    result = score_accounts(sources, model, version, as_of, bands, grace_days, shadow)
-    scored, features = result.scores, result.features
+    part = joined([score_part(sources, model, version, as_of, bands, grace_days, shadow)],
+                  model)
+    return store_run(part, model, version, store, as_of, sources.data_end, started)
+
+
+def run_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
+                    store: ScoreStore, as_of: dt.date | None, bands: Bands,
+                    grace_days: int = 30, shadow: Shadow | None = None, *,
+                    runner: Runner | None = None) -> BatchResult:
+    """`run_batch` on a partitioned base, one bucket at a time (here, or a task each on
+    `runner`'s cluster): the same run, with memory set by one bucket's sources."""
+    started = time.perf_counter()
+    data_end = read_manifest(directory).data_end
+    as_of = as_of or (data_end.normalize() + pd.Timedelta(days=1)).date()
+    part = score_partitioned(directory, model, version, as_of, bands, grace_days, shadow,
+                             runner=runner)
+    return store_run(part, model, version, store, as_of, data_end, started)
+
+
+def score_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
+                      as_of: dt.date, bands: Bands, grace_days: int = 30,
+                      shadow: Shadow | None = None, *, runner: Runner | None = None
+                      ) -> ScoredPart:
+    """Every bucket's part of a run at `as_of`, joined."""
+    root = str(Path(directory).resolve())
+    parts = (runner or InProcess()).map(
+        score_bucket, range(read_manifest(root).buckets),
+        lambda done, total: log.info("scored bucket %d of %d", done, total),
+        directory=root, manifest=read_manifest(root), model=model, version=version,
+        as_of=as_of, bands=bands, grace_days=grace_days, shadow=shadow,
+        reach=scoring_reach(as_of))
+    return joined(parts, model)
+
+
+def score_bucket(bucket: int, directory: str, manifest: Manifest, model: ChurnRiskModel,
+                 version: str, as_of: dt.date, bands: Bands, grace_days: int,
+                 shadow: Shadow | None, reach: UsageReach) -> ScoredPart:
+    """One bucket's part of a run; a task on its own."""
+    sources = load_bucket(directory, bucket, manifest, usage_reach=reach)
+    return score_part(sources, model, version, as_of, bands, grace_days, shadow)
+
+
+def store_run(part: ScoredPart, model: ChurnRiskModel, version: str, store: ScoreStore,
+              as_of: dt.date, data_end: pd.Timestamp, started: float) -> BatchResult:
+    """Write a joined run in one transaction; nothing is stored if anything fails."""
+    scored = part.scored.scores
     if not scored:
         raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick an "
-                             f"as_of within the data (it ends {sources.data_end.date()}).")
-    run_id = store.write_run(version, as_of, scored,
-                             renewals=renewals_due(sources, as_of, grace_days),
-                             counts=result.counts, shadow=result.shadow,
-                             facts=result.facts, last_records=last_records(sources, as_of),
+                             f"as_of within the data (it ends {data_end.date()}).")
+    run_id = store.write_run(version, as_of, scored, renewals=part.renewals,
+                             counts=part.scored.counts, shadow=part.scored.shadow,
+                             facts=part.scored.facts, last_records=part.last_records,
                              reference=None if model.profile is None
                              else model.profile.to_dict())
     high = sum(s.score.band == "high" for s in scored)
     return BatchResult(run_id, as_of, version, len(scored), high,
-                       time.perf_counter() - started, _example(scored[:2], features[:2]))
+                       time.perf_counter() - started,
+                       _example(scored[:2], part.scored.features[:2]))
 
 
 def _example(scored: list[StoredScore], features: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from features.atomic import atomic_write_text
+from features.cli import ClusterOption
 from serving.access import commands as access_commands
 from serving.access.commands import EXAMPLE_REQUEST
 from serving.alerts import commands as alert_commands
@@ -66,6 +67,7 @@ def score(
                                          "first (skipping dates already stored), so a new "
                                          "workspace has score history and alerts (their "
                                          "alerts send no webhooks).")] = 0,
+    cluster: ClusterOption = None,
 ) -> None:
     """Score every active account with the champion and store the run with its reasons.
 
@@ -75,14 +77,25 @@ def score(
     and realised performance (`churnlens monitor`) and the verdict printed, and the alert
     rules evaluated on it (`churnlens alerts`); webhooks go out from the delivery worker.
     Parquet usage is read only as far back as the features and evidence look, plus each
-    account and event type's last use; `churnlens validate` checks every row.
+    account and event type's last use; `churnlens validate` checks every row. A --data
+    made by `churnlens partition` is scored one account bucket at a time (the same run,
+    with memory set by one bucket), here or on a Dask cluster (--cluster).
     """
     import datetime as dt
 
-    from features.errors import ChurnlensError
+    from features.distributed.cluster import ClusterChoice, bucket_runner, parse_cluster
+    from features.errors import ChurnlensError, ConfigError
     from features.settings import get_settings
-    from features.sources.loading import load_sources
-    from serving.batch import Shadow, default_as_of, monthly_history, run_batch, scoring_reach
+    from features.sources.buckets import is_partitioned, load_outcomes, read_manifest
+    from features.sources.loading import Sources, load_sources
+    from serving.batch import (
+        BatchResult,
+        Shadow,
+        monthly_history,
+        run_batch,
+        run_partitioned,
+        scoring_reach,
+    )
     from serving.risk import Bands
     from serving.store.score_store import ScoreStore
     from training.registry import load_version
@@ -95,6 +108,13 @@ def score(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise typer.BadParameter(f"{as_of!r} is not a date; use YYYY-MM-DD.") from None
+    location = str(data) if data is not None else str(settings.sources_dir)
+    where = parse_cluster(cluster)
+    partitioned = is_partitioned(location)
+    if cluster is not None and where.kind != "none" and not partitioned:
+        raise ConfigError(f"--cluster {where} works on account buckets, and {location} is "
+                          f"not partitioned. Run `churnlens partition --data {location} "
+                          f"--out DIR` and score --data DIR.")
     client = mlflow_client()
     model, version = load_version(client)
     shadowing = None
@@ -104,38 +124,51 @@ def score(
             raise typer.BadParameter(f"--shadow {shadow} is version {version}, the champion "
                                      f"itself; name an alias of another version.")
         shadowing = Shadow(shadow_model, shadow_version)
-    sources = load_sources(str(data) if data is not None else str(settings.sources_dir),
-                           usage_reach=scoring_reach(day, history))
+    sources: Sources | None = None
+    if partitioned:
+        data_end = read_manifest(location).data_end
+    else:
+        sources = load_sources(location, usage_reach=scoring_reach(day, history))
+        data_end = sources.data_end
+    day_after = (data_end.normalize() + dt.timedelta(days=1)).date()
     store = ScoreStore(settings.score_store)
     judged = []
     alerted = None
     bands = Bands(settings.band_high, settings.band_medium)
-    try:
-        stored = {run.as_of for run in store.runs(limit=1000)}
-        for past in monthly_history(day or default_as_of(sources), history):
-            if past in stored:
-                continue
-            earlier = run_batch(sources, model, version, store, past, bands,
-                                settings.grace_days)
-            typer.echo(f"History: scoring run {earlier.run_id}, {earlier.accounts:,} accounts "
-                       f"as of {past}.")
-            said = (alert_commands.after_score(store, earlier.run_id, webhooks=False)
-                    if alerts else None)
-            if said is not None:
-                typer.echo(f"  {said}")
-        result = run_batch(sources, model, version, store, day,
-                           bands, settings.grace_days, shadowing)
-        if monitor:
-            try:
-                judged = monitor_commands.judge_and_log(
-                    store, store.runs(limit=monitor_commands.RUNS_JUDGED), sources)
-            except ChurnlensError as exc:  # the run is stored; judging it can wait
-                log.warning("scoring run %d is stored, but judging it failed: %s Run "
-                            "`churnlens monitor` once that is fixed.", result.run_id, exc)
-        if alerts:
-            alerted = alert_commands.after_score(store, result.run_id)
-    finally:
-        store.dispose()
+    with bucket_runner(where if partitioned else ClusterChoice("none")) as runner:
+
+        def run(when: dt.date | None, shadowed: Shadow | None = None) -> BatchResult:
+            if sources is not None:
+                return run_batch(sources, model, version, store, when, bands,
+                                 settings.grace_days, shadowed)
+            return run_partitioned(location, model, version, store, when, bands,
+                                   settings.grace_days, shadowed, runner=runner)
+
+        try:
+            stored = {run_.as_of for run_ in store.runs(limit=1000)}
+            for past in monthly_history(day or day_after, history):
+                if past in stored:
+                    continue
+                earlier = run(past)
+                typer.echo(f"History: scoring run {earlier.run_id}, {earlier.accounts:,} "
+                           f"accounts as of {past}.")
+                said = (alert_commands.after_score(store, earlier.run_id, webhooks=False)
+                        if alerts else None)
+                if said is not None:
+                    typer.echo(f"  {said}")
+            result = run(day, shadowing)
+            if monitor:
+                try:
+                    outcomes = sources if sources is not None else load_outcomes(location)
+                    judged = monitor_commands.judge_and_log(
+                        store, store.runs(limit=monitor_commands.RUNS_JUDGED), outcomes)
+                except ChurnlensError as exc:  # the run is stored; judging it can wait
+                    log.warning("scoring run %d is stored, but judging it failed: %s Run "
+                                "`churnlens monitor` once that is fixed.", result.run_id, exc)
+            if alerts:
+                alerted = alert_commands.after_score(store, result.run_id)
+        finally:
+            store.dispose()
     example = settings.home / EXAMPLE_REQUEST
     atomic_write_text(example, json.dumps(result.example_request, indent=1) + "\n")
     typer.echo(f"Scoring run {result.run_id}: {result.accounts:,} accounts as of "

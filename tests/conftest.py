@@ -119,3 +119,20 @@ def dask_runner() -> Iterator[Any]:
 
     with bucket_runner(ClusterChoice("local", workers=2)) as runner:
         yield runner
+
+
+@pytest.fixture(scope="session")
+def partitioned(simulated_sources: Sources, tmp_path_factory: pytest.TempPathFactory
+                ) -> Callable[[int], Path]:
+    """The simulated base partitioned into B account buckets, once per B."""
+    from features.sources.buckets import partition
+
+    made: dict[int, Path] = {}
+
+    def get(buckets: int) -> Path:
+        if buckets not in made:
+            out = tmp_path_factory.mktemp(f"parts{buckets}") / "parts"
+            partition(simulated_sources.location, out, buckets)
+            made[buckets] = out
+        return made[buckets]
+    return get

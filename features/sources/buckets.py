@@ -32,7 +32,8 @@ import pandas as pd
 from features.errors import ConfigError, SourceNotFoundError
 from features.sources.contract import TABLES
 from features.sources.loading import Sources, load_sources, sources_of
-from features.sources.readers import PARTITIONED_MARK, RawSources, RawTable
+from features.sources.readers import OUTCOME_TABLES, PARTITIONED_MARK, RawSources, RawTable
+from features.sources.usage_reach import UsageReach, trim_usage
 
 log = logging.getLogger(__name__)
 
@@ -146,30 +147,64 @@ def partition(location: str | Path, out: Path, buckets: int,
     return manifest
 
 
-def load_bucket(directory: str | Path, bucket: int,
-                manifest: Manifest | None = None) -> Sources:
-    """One bucket of a partitioned base, typed and checked, with the base's shared facts."""
-    import pyarrow.dataset as ds
-
+def load_bucket(directory: str | Path, bucket: int, manifest: Manifest | None = None, *,
+                usage_reach: UsageReach | None = None) -> Sources:
+    """One bucket of a partitioned base, typed and checked, with the base's shared facts;
+    `usage_reach` trims its usage as `load_sources` trims a Parquet table for scoring."""
     root = Path(directory)
     manifest = manifest or read_manifest(root)
     if not 0 <= bucket < manifest.buckets:
         raise ConfigError(f"bucket {bucket} does not exist: {root} has buckets 0 to "
                           f"{manifest.buckets - 1}.")
+    tables = {name: _bucket_table(root, name, bucket, manifest.data_end,
+                                  usage_reach if name == "usage_events" else None)
+              for name in TABLES if (root / name).is_dir()}
+    return _with_base_facts(RawSources(f"{root}#bucket={bucket}", tables, manifest.data_end),
+                            manifest)
+
+
+def load_outcomes(directory: str | Path, manifest: Manifest | None = None) -> Sources:
+    """Every bucket's accounts and subscriptions, typed and checked: what judging past
+    runs needs (term outcomes), a few columns per account however large the usage."""
+    import pyarrow.dataset as ds
+
+    root = Path(directory)
+    manifest = manifest or read_manifest(root)
     tables = {}
-    for name in TABLES:
-        if not (root / name).is_dir():
-            continue
-        # The bucket's own folder, read alone: its files' types are its own (a column
-        # empty in this bucket is typed null here and text elsewhere; parsing types it).
-        folder = root / name / f"{BUCKET}={bucket:03d}"
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else \
-            sorted((root / name).glob(f"{BUCKET}=*/*.parquet"))[:1]
-        table = ds.dataset(files, format="parquet").to_table()
-        frame = (table if folder.is_dir() else table.schema.empty_table()).to_pandas()
-        tables[name] = RawTable(name, frame, f"{root / name} (bucket {bucket})")
-    raw = RawSources(f"{root}#bucket={bucket}", tables, manifest.data_end)
-    sources = sources_of(raw, manifest.data_end, part_of_base=True)
+    for name in sorted(OUTCOME_TABLES):
+        files = sorted((root / name).glob(f"{BUCKET}=*/*.parquet"))
+        frame = ds.dataset(files, format="parquet").to_table().to_pandas()
+        tables[name] = RawTable(name, frame, f"{root / name} (every bucket)")
+    return _with_base_facts(RawSources(str(root), tables, manifest.data_end), manifest,
+                            outcomes_only=True)
+
+
+def _with_base_facts(raw: RawSources, manifest: Manifest, outcomes_only: bool = False
+                     ) -> Sources:
+    sources = sources_of(raw, manifest.data_end, part_of_base=True,
+                         outcomes_only=outcomes_only)
     return dataclasses.replace(sources, table_ends=dict(manifest.table_ends),
                                label_end=manifest.label_end,
                                history_from=manifest.history_start)
+
+
+def _bucket_table(root: Path, name: str, bucket: int, data_end: pd.Timestamp,
+                  reach: UsageReach | None) -> RawTable:
+    """A table's rows in one bucket, read from that bucket's folder alone: its files'
+    types are its own (a column empty in this bucket is typed null here and text
+    elsewhere; parsing types it). A bucket without the table gets its empty schema."""
+    import pyarrow.dataset as ds
+
+    folder = root / name / f"{BUCKET}={bucket:03d}"
+    origin = f"{root / name} (bucket {bucket})"
+    if not folder.is_dir():
+        some = sorted((root / name).glob(f"{BUCKET}=*/*.parquet"))[:1]
+        empty = ds.dataset(some, format="parquet").schema.empty_table()
+        return RawTable(name, empty.to_pandas(), origin)
+    table = ds.dataset(sorted(folder.glob("*.parquet")), format="parquet").to_table()
+    trim = trim_usage(table, reach, data_end) if reach is not None else None
+    if trim is None:
+        return RawTable(name, table.to_pandas(), origin)
+    frame = table.filter(trim.keep).to_pandas()
+    frame.index = pd.Index(np.flatnonzero(trim.keep))
+    return RawTable(name, frame, origin, read_from=trim.first_day, source_rows=table.num_rows)

@@ -116,3 +116,33 @@ def test_score_with_history_scores_earlier_months_once_then_the_backtest_reads_t
     backtest = run_cli("alerts", "backtest", "--data", sources)
     assert backtest.code == 0, backtest.err
     assert "Backtest over 4 runs" in backtest.out and "(any rule)" in backtest.out
+
+
+def test_score_of_a_partitioned_base_on_a_dask_cluster_stores_the_same_run(
+        champion, simulated_set, run_cli, isolated_settings, tmp_path):
+    _, manifest, _ = simulated_set
+    sources = manifest["sources"]["location"]
+    whole = run_cli("score", "--data", sources, "--history", "1", "--no-alerts")
+    assert whole.code == 0, whole.err
+    parts = tmp_path / "parts"
+    assert run_cli("partition", "--data", sources, "--out", parts, "--buckets", "7").code == 0
+    bucketed = run_cli("score", "--data", parts, "--cluster", "local:2", "--history", "1")
+    assert bucketed.code == 0, bucketed.err
+    assert "History" not in bucketed.out  # that month is stored already
+    assert "Monitoring:" in bucketed.out and "Alerts of run 3:" in bucketed.out
+    engine = sa.create_engine(isolated_settings.score_store)
+    try:
+        with engine.connect() as conn:
+            runs = conn.execute(sa.text("SELECT id, as_of FROM scoring_runs ORDER BY id")).all()
+            assert len(runs) == 3 and runs[1].as_of == runs[2].as_of
+            for table in ("scores", "score_reasons", "score_evidence",
+                          "quarter_renewals", "run_profiles", "account_facts", "run_sources"):
+                stored = [[tuple(r[1:]) for r in conn.execute(sa.text(
+                               f"SELECT * FROM {table} WHERE run_id = :run "
+                               f"ORDER BY 2"), {"run": run.id}).all()]
+                          for run in runs[1:]]
+                assert stored[0] == stored[1] and stored[0], table
+    finally:
+        engine.dispose()
+    alone = run_cli("score", "--data", sources, "--cluster", "local:2")
+    assert alone.code == 2 and "is not partitioned" in alone.err

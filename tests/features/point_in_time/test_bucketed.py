@@ -8,22 +8,8 @@ import pytest
 from features.point_in_time.bucketed import build_bucketed
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_training_set
-from features.sources.buckets import partition
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def partitioned(simulated_sources, tmp_path_factory):
-    """The simulated base partitioned into B buckets, once per B for the module."""
-    made: dict[int, object] = {}
-
-    def get(buckets: int):
-        if buckets not in made:
-            made[buckets] = tmp_path_factory.mktemp(f"parts{buckets}") / "parts"
-            partition(simulated_sources.location, made[buckets], buckets)
-        return made[buckets]
-    return get
 
 
 @pytest.fixture(scope="module")
