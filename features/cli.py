@@ -241,7 +241,7 @@ def partition(
     (`usage_events/bucket=007/part-0.parquet`) with a manifest, so `churnlens build
     --data OUT` builds one bucket at a time. The source is read and checked first; the
     output appears only when complete."""
-    from features.sources.buckets import partition as write_buckets
+    from features.sources.partitioning import partition as write_buckets
 
     location = resolve_data(None, data)
     manifest = write_buckets(location, out, buckets, data_end)
@@ -261,13 +261,27 @@ def validate(
     """Check source tables against the data contract and summarise the customer base.
 
     Exits non-zero with every problem found (table, column, example rows and the fix)
-    when the data breaks the contract.
+    when the data breaks the contract. A --data made by `churnlens partition` (which
+    checks every bucket as it writes them) is checked again bucket by bucket.
     """
-    from features.analysis.summary import render_summary, summarize
+    from features.analysis.summary import render_summary, summarize, summarize_partitioned
+    from features.errors import ConfigError
     from features.settings import get_settings
+    from features.sources.buckets import is_partitioned, load_bucket, read_manifest
     from features.sources.loading import load_sources
 
     location = resolve_data(data_arg, data)
+    if is_partitioned(location):
+        if data_end is not None:
+            raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
+                              f"Partition the source again with --data-end to change it.")
+        manifest = read_manifest(location)
+        for bucket in range(manifest.buckets):  # each raises what it breaks, naming it
+            load_bucket(location, bucket, manifest)
+        typer.echo(f"{location}: valid against the source-data contract (v1), checked "
+                   f"bucket by bucket ({manifest.buckets} buckets).\n")
+        typer.echo(render_summary(summarize_partitioned(location, get_settings().grace_days)))
+        return
     sources = load_sources(location, data_end)
     typer.echo(f"{location}: valid against the source-data contract (v1).\n")
     typer.echo(render_summary(summarize(sources, get_settings().grace_days)))

@@ -125,7 +125,7 @@ def dask_runner() -> Iterator[Any]:
 def partitioned(simulated_sources: Sources, tmp_path_factory: pytest.TempPathFactory
                 ) -> Callable[[int], Path]:
     """The simulated base partitioned into B account buckets, once per B."""
-    from features.sources.buckets import partition
+    from features.sources.partitioning import partition
 
     made: dict[int, Path] = {}
 

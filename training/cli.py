@@ -34,7 +34,19 @@ TrainingSetOption = Annotated[
 ]
 
 
-def train(config: ConfigOption = None, training_set: TrainingSetOption = None) -> None:
+def train(
+    config: ConfigOption = None,
+    training_set: TrainingSetOption = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Fit each booster on a Dask worker: local[:N] or tcp://HOST:8786 "
+        "(default $CHURNLENS_DASK_SCHEDULER, else none: here). The fit is plain "
+        "LightGBM, exactly the local one.", show_default=False)] = None,
+    distributed_train: Annotated[bool, typer.Option(
+        "--distributed-train", help="With --cluster, fit across the workers with "
+        "lightgbm.dask instead. Its documented limits hold: no early stopping (every "
+        "booster grows lightgbm.n_estimators trees; lower it in the config), and the "
+        "model equals a local fit only within a tolerance.")] = False,
+) -> None:
     """Train, evaluate out of time against two baselines, and register the model.
 
     The model is fitted on snapshots whose labels resolved before the validation window,
@@ -43,13 +55,17 @@ def train(config: ConfigOption = None, training_set: TrainingSetOption = None) -
     The run, report and model go to MLflow; the new version becomes `challenger`, and
     `champion` when it beats the current champion on the same test rows.
     """
+    from features.distributed.cluster import parse_cluster
+    from training.boosting import fitting_on
     from training.config import load_config
     from training.run import run_training
 
     train_config = load_config(config)
+    where = parse_cluster(cluster)
     frame, manifest, path = _training_set(training_set)
     log.info("training on %s (%d rows)", path, len(frame))
-    outcome = run_training(frame, manifest, train_config, path)
+    with fitting_on(where, distributed_train):
+        outcome = run_training(frame, manifest, train_config, path)
     ev = outcome.result.cutoff.evaluation
     typer.echo(f"Run {outcome.run_id}: model version {outcome.version} "
                f"({'champion' if outcome.decision.promote else 'challenger'}).")

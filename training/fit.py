@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.point_in_time.signals import signal_or_family
+from training.boosting import Rows, fit_booster
 from training.calibration import fit_calibrator
 from training.config import TrainConfig
 from training.contract import FeatureContract
@@ -99,18 +100,11 @@ def fit_model(frame: pd.DataFrame, split: TimeSplit, features: Sequence[str],
     matrix = contract.encode(frame)
     cats = contract.categorical_indices
     weight = (term_weights(frame, split.train) if config.lightgbm.weight_by_term else None)
-    train = lgb.Dataset(matrix[split.train], labels(frame, split.train), weight=weight,
-                        feature_name=list(contract.names), categorical_feature=cats,
-                        free_raw_data=False)
-    valid = lgb.Dataset(matrix[split.validation], labels(frame, split.validation),
-                        reference=train)
-    booster = lgb.train(
-        lgb_params(config), train, num_boost_round=config.lightgbm.n_estimators,
-        valid_sets=[valid], valid_names=["validation"],
-        callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)],
-    )
-    log.info("%s: booster stopped at %d trees", split.name, booster.best_iteration)
-    booster = _keep_best(booster)
+    booster = fit_booster(
+        lgb_params(config), Rows(matrix[split.train], labels(frame, split.train), weight),
+        Rows(matrix[split.validation], labels(frame, split.validation)), contract.names,
+        cats, config.lightgbm.n_estimators, config.lightgbm.early_stopping_rounds)
+    log.info("%s: booster kept %d trees", split.name, booster.num_trees())
     raw_valid = booster.predict(matrix[split.validation], raw_score=True)
     calibrator = fit_calibrator(np.asarray(raw_valid), labels(frame, split.validation),
                                 config.calibration.method)
@@ -133,9 +127,3 @@ def explained_spreads(booster: lgb.Booster, matrix: np.ndarray, contract: Featur
     explained = booster.predict(matrix, pred_contrib=True, num_threads=2)
     return signal_spreads(np.asarray(explained)[:, :-1], contract.names,
                           lambda name: signal_or_family(name, families.get(name, "other")))
-
-
-def _keep_best(booster: lgb.Booster) -> lgb.Booster:
-    """A booster holding only the trees up to the best iteration (cheaper to explain)."""
-    best = booster.best_iteration or booster.current_iteration()
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))

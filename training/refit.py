@@ -28,6 +28,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from training.boosting import Rows, fit_booster
 from training.calibration import fit_calibrator
 from training.config import TrainConfig
 from training.contract import FeatureContract
@@ -139,12 +140,9 @@ def refit_model(frame: pd.DataFrame, strict: ChurnRiskModel, strict_rows: int,
 
 def _booster(frame: pd.DataFrame, matrix: np.ndarray, rows: np.ndarray,
              contract: FeatureContract, trees: int, config: TrainConfig) -> lgb.Booster:
-    names, categorical = contract.names, contract.categorical_indices
     weight = term_weights(frame, rows) if config.lightgbm.weight_by_term else None
-    data = lgb.Dataset(matrix[rows], labels(frame, rows), weight=weight,
-                       feature_name=list(names), categorical_feature=categorical,
-                       free_raw_data=False)
-    return lgb.train(lgb_params(config), data, num_boost_round=trees)
+    return fit_booster(lgb_params(config), Rows(matrix[rows], labels(frame, rows), weight),
+                       None, contract.names, contract.categorical_indices, trees)
 
 
 def _latest(frame: pd.DataFrame, rows: np.ndarray) -> str:

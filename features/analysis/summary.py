@@ -11,11 +11,14 @@ When no year is covered, the trailing 12 months.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from features.point_in_time.terms import arr_at, term_outcomes
+from features.sources.buckets import load_outcomes, read_manifest
 from features.sources.contract import TABLES
 from features.sources.loading import Sources
 
@@ -65,6 +68,17 @@ def summarize(sources: Sources, grace_days: int = 30) -> SourceSummary:
         outcomes_end=sources.outcomes_known_through,
         warnings=sources.warnings,
     )
+
+
+def summarize_partitioned(directory: str | Path, grace_days: int = 30) -> SourceSummary:
+    """`summarize` of a partitioned base: terms, segments and retention from every
+    bucket's accounts and subscriptions, the tables' rows and spans from the manifest."""
+    manifest = read_manifest(directory)
+    whole = summarize(load_outcomes(directory, manifest), grace_days)
+    tables = pd.DataFrame([{"table": name, "rows": rows, "first": manifest.table_starts.get(
+        name, pd.NaT), "last": manifest.table_ends.get(name, pd.NaT)}
+        for name, rows in manifest.rows.items()])
+    return dataclasses.replace(whole, tables=tables, warnings=list(manifest.warnings))
 
 
 def retention_by_period(terms: pd.DataFrame, segment: pd.Series, data_end: pd.Timestamp,

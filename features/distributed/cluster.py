@@ -145,11 +145,13 @@ def bucket_runner(choice: ClusterChoice) -> Iterator[Runner]:
     began = time.perf_counter()
     if choice.kind == "local":
         workers = choice.workers or os.cpu_count() or 1
+        # Everything on 127.0.0.1; the scheduler's status page on a free port.
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None,
+                          host="127.0.0.1", dashboard_address="127.0.0.1:0",
                           silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
-            log.info("started a local Dask cluster of %d worker processes in %.1f s",
-                     workers, time.perf_counter() - began)
+            log.info("started a local Dask cluster of %d worker processes in %.1f s "
+                     "(status: %s)", workers, time.perf_counter() - began,
+                     cluster.dashboard_link)
             yield OnDask(client)
         return
     try:

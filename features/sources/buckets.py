@@ -2,17 +2,16 @@
 
 `bucket = crc32(account_id) mod B` (never Python's `hash`, which is salted per process),
 so an account and all its records land in the same bucket on every machine and run.
-`partition` writes a source as hive-style Parquet, one directory per table with one per
-bucket (`usage_events/bucket=007/part-0.parquet`, the same for every table), and a
-manifest (`buckets.json`) of what every bucket shares: the bucket count, the data's end,
-each table's last record, the day outcomes are known through, where the history starts,
-the first term's start and how often each usage event type occurs. `load_bucket` reads
-one bucket's folders and types and checks it as any source is
-checked, with the manifest's base-wide facts in place of the bucket's own, so a bucket's
-features are exactly those the whole base gives its accounts. An account's records all
-share its bucket, so the check that every record names a known account holds per bucket.
-
-The output appears only when complete: it is written beside its place and renamed in.
+`features.sources.partitioning` writes a source as hive-style Parquet, one directory per
+table with one per bucket (`usage_events/bucket=007/part-0.parquet`, the same for every
+table), and a manifest (`buckets.json`) of what every bucket shares: the bucket count,
+the data's end, each table's last record, the day outcomes are known through, where the
+history starts, the first term's start, how often each usage event type occurs, row
+counts, fingerprints and warnings. `load_bucket` reads one bucket's folders and types
+and checks it as any source is checked, with the manifest's base-wide facts in place of
+the bucket's own, so a bucket's features are exactly those the whole base gives its
+accounts. An account's records all share its bucket, so the check that every record
+names a known account holds per bucket.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ import pandas as pd
 
 from features.errors import ConfigError, SourceNotFoundError
 from features.sources.contract import TABLES
-from features.sources.loading import Sources, load_sources, sources_of
+from features.sources.loading import Sources, sources_of
 from features.sources.readers import OUTCOME_TABLES, PARTITIONED_MARK, RawSources, RawTable
 from features.sources.usage_reach import UsageReach, trim_usage
 
@@ -43,9 +41,12 @@ MAX_BUCKETS = 4096
 
 
 def bucket_of(account_ids: pd.Series | list[str], buckets: int) -> np.ndarray:
-    """Each account id's bucket: crc32 of its UTF-8 text, mod `buckets`."""
-    return np.fromiter((zlib.crc32(str(a).encode()) % buckets for a in account_ids),
-                       dtype=np.int64, count=len(account_ids))
+    """Each account id's bucket: crc32 of its UTF-8 text, mod `buckets` (worked out once
+    per distinct id: a usage table names each account millions of times)."""
+    codes, distinct = pd.factorize(pd.Series(account_ids, dtype=object).astype(str))
+    per_id = np.fromiter((zlib.crc32(a.encode()) % buckets for a in distinct),
+                         dtype=np.int64, count=len(distinct))
+    return per_id[codes]
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,14 @@ class Manifest:
     source: str
     fingerprints: dict[str, str]
     warnings: list[str]
+    table_starts: dict[str, pd.Timestamp] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         for key in ("data_end", "label_end", "history_start", "first_term_start"):
             out[key] = None if out[key] is None else out[key].isoformat()
         out["table_ends"] = {k: v.isoformat() for k, v in self.table_ends.items()}
+        out["table_starts"] = {k: v.isoformat() for k, v in self.table_starts.items()}
         return {"version": 1, **out}
 
     @classmethod
@@ -83,7 +86,8 @@ class Manifest:
                    {str(k): int(v) for k, v in data["event_counts"].items()},
                    {str(k): int(v) for k, v in data["rows"].items()}, str(data["source"]),
                    {str(k): str(v) for k, v in data["fingerprints"].items()},
-                   [str(w) for w in data["warnings"]])
+                   [str(w) for w in data["warnings"]],
+                   {k: pd.Timestamp(v) for k, v in data.get("table_starts", {}).items()})
 
     def whole_base(self, directory: str | Path) -> Sources:
         """The base's facts without its rows: what a training set's manifest records
@@ -108,43 +112,6 @@ def read_manifest(directory: str | Path) -> Manifest:
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path} cannot be read ({exc}); partition the source again "
                           f"with `churnlens partition`.") from None
-
-
-def partition(location: str | Path, out: Path, buckets: int,
-              data_end: str | None = None) -> Manifest:
-    """Write the source at `location` as `buckets` account buckets under `out`
-    (`data_end`: the data's last day, as `load_sources` takes it)."""
-    if not 1 <= buckets <= MAX_BUCKETS:
-        raise ConfigError(f"--buckets must be from 1 to {MAX_BUCKETS} (got {buckets}).")
-    if out.exists():
-        raise ConfigError(f"{out} exists; choose another --out, or remove it first.")
-    sources = load_sources(location, data_end)
-    events = sources.get("usage_events")
-    counts = ({} if events is None else
-              {str(k): int(v) for k, v in events["event_type"].value_counts().items()})
-    manifest = Manifest(buckets, sources.data_end, sources.label_end, sources.table_ends,
-                        sources.history_start(),
-                        pd.Timestamp(sources.subscriptions["start_date"].min()), counts,
-                        {n: len(f) for n, f in sources.tables.items()}, str(location),
-                        sources.fingerprints(), list(sources.warnings))
-    partial = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        for name, frame in sources.tables.items():
-            keys = bucket_of(frame["account_id"], buckets)
-            groups = frame.groupby(keys, sort=True) if len(frame) else [(0, frame)]
-            for bucket, rows in groups:  # an empty table keeps its schema in bucket 0
-                folder = partial / name / f"{BUCKET}={int(bucket):03d}"
-                folder.mkdir(parents=True)
-                rows.to_parquet(folder / "part-0.parquet", index=False)
-            log.info("%s: %d rows in %d buckets", name, len(frame), buckets)
-        (partial / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n",
-                                        encoding="utf-8")
-        partial.rename(out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return manifest
 
 
 def load_bucket(directory: str | Path, bucket: int, manifest: Manifest | None = None, *,

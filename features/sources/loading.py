@@ -11,7 +11,6 @@ nor checked. Validating, building and training read and check every row.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pandas as pd
 from features.errors import ChurnlensError, DataContractError, Violation
 from features.sources.contract import TABLES, Table
 from features.sources.coverage import coverage_warning, label_end, table_ends
+from features.sources.fingerprint import digest
 from features.sources.parsing import parse_table
 from features.sources.readers import (
     RawSources,
@@ -116,14 +116,11 @@ class Sources:
         return self.tables.get(name)
 
     def fingerprints(self) -> dict[str, str]:
-        """A content hash per table: equal data gives equal hashes, whatever the format."""
+        """A content hash per table: equal records give equal hashes, whatever the format,
+        row order or split into buckets (`features.sources.fingerprint`)."""
         if self.known_fingerprints is not None:
             return dict(self.known_fingerprints)
-        out = {}
-        for name, frame in sorted(self.tables.items()):
-            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-            out[name] = hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-        return out
+        return {name: digest(frame).hexdigest() for name, frame in sorted(self.tables.items())}
 
 
 def load_sources(location: str | Path, data_end: str | pd.Timestamp | None = None,

@@ -97,6 +97,11 @@ def parse_table(table: Table, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Vio
     return pd.DataFrame(typed, index=raw.index, copy=False), violations
 
 
+def typed_values(col: Column, values: pd.Series) -> pd.Series:
+    """`values` typed as `parse_table` types column `col` (missing where unparseable)."""
+    return _parse_column(col, values)[0]
+
+
 def _missing_column(col: Column, index: pd.Index) -> pd.Series:
     value = col.default  # None when the column has no default
     return _store(col, pd.Series([value] * len(index), index=index, dtype=object))

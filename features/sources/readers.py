@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +98,53 @@ def read_location(location: str | Path, usage_reach: UsageReach | None = None,
     return _read_directory(Path(location), usage_reach, data_end, outcomes_only)
 
 
+def table_file(directory: Path, name: str) -> Path | None:
+    """The file holding table `name` in a source directory (None: absent); two are refused."""
+    found = [directory / f"{name}{suffix}" for suffix in SUFFIXES
+             if (directory / f"{name}{suffix}").is_file()]
+    if len(found) > 1:
+        raise ConfigError(
+            f"{directory} holds both {found[0].name} and {found[1].name}; keep one of them "
+            f"so it is clear which {name} table to read."
+        )
+    return found[0] if found else None
+
+
+def table_batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
+    """A table file's contract columns in file order, about `rows` rows at a time, as
+    reading it whole gives them: Parquet row groups stream (text columns dictionary
+    encoded, bytes as UTF-8 text); a CSV file is read whole, every column as text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix != ".parquet":
+        frame = _read_csv(path)
+        yield pa.Table.from_pandas(frame[[c for c in frame.columns if c in table.column_names]],
+                                   preserve_index=False)
+        return
+    try:
+        schema = pq.read_schema(path)
+        _refuse_repeated_columns(path, list(schema.names))
+        names = [n for n in schema.names if n in table.column_names]
+        text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
+        dictionary = [f.name for f in schema if f.name in text and (
+            pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            or pa.types.is_string_view(f.type))]
+        file = pq.ParquetFile(path, read_dictionary=dictionary or None, memory_map=True)
+        for batch in file.iter_batches(batch_size=rows, columns=names,
+                                       use_pandas_metadata=False):
+            read = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+            read.validate(full=True)
+            yield _bytes_as_text(path, read, set(table.column_names))
+    except ConfigError:
+        raise
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ConfigError(
+            f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
+            f"table as CSV instead."
+        ) from exc
+
+
 def _read_directory(directory: Path, usage_reach: UsageReach | None,
                     data_end: pd.Timestamp | None, outcomes_only: bool = False
                     ) -> RawSources:
@@ -111,29 +159,22 @@ def _read_directory(directory: Path, usage_reach: UsageReach | None,
             f"{directory} is a partitioned source (`churnlens partition`): `churnlens build` "
             f"reads it one bucket at a time, but this command reads a source whole. Point "
             f"--data at the source it was made from ({PARTITIONED_MARK} names it).")
-    stated = _stated_data_end(directory)
+    stated = stated_data_end_of(directory)
     tables: dict[str, RawTable] = {}
     end_known = data_end is not None or stated is not None
     for name in TABLES:
         if outcomes_only and end_known and name not in OUTCOME_TABLES:
             continue
-        found = [directory / f"{name}{suffix}" for suffix in SUFFIXES
-                 if (directory / f"{name}{suffix}").is_file()]
-        if len(found) > 1:
-            raise ConfigError(
-                f"{directory} holds both {found[0].name} and {found[1].name}; keep one of them "
-                f"so it is clear which {name} table to read."
-            )
-        if found:
+        path = table_file(directory, name)
+        if path is not None:
             began = time.perf_counter()
             reach = usage_reach if name == "usage_events" else None
-            if found[0].suffix == ".parquet":
+            if path.suffix == ".parquet":
                 known_end = data_end if data_end is not None else stated
-                frame, read_from, rows = _read_parquet(found[0], TABLES[name], reach,
-                                                       known_end)
+                frame, read_from, rows = _read_parquet(path, TABLES[name], reach, known_end)
             else:
-                frame, read_from, rows = _read_csv(found[0]), None, None
-            tables[name] = RawTable(name, frame, str(found[0]), time.perf_counter() - began,
+                frame, read_from, rows = _read_csv(path), None, None
+            tables[name] = RawTable(name, frame, str(path), time.perf_counter() - began,
                                     read_from, rows)
     return RawSources(str(directory), tables, stated)
 
@@ -255,7 +296,7 @@ def _bytes_as_text(path: Path, read: pa.Table, contract: set[str]) -> pa.Table:
     return read
 
 
-def _stated_data_end(directory: Path) -> pd.Timestamp | None:
+def stated_data_end_of(directory: Path) -> pd.Timestamp | None:
     meta_path = directory / DATASET_FILE
     if not meta_path.is_file():
         return None

@@ -97,20 +97,34 @@ def check_not_after(frames: dict[str, pd.DataFrame], tables: dict[str, Table],
 
 def soft_warnings(frames: dict[str, pd.DataFrame]) -> list[str]:
     """Problems that do not stop a run but that a data scientist wants to know."""
+    orphans, silent = quiet_accounts(frames)
+    return soft_warning_lines(len(orphans), list(orphans.head(3)),
+                              None if silent is None else len(silent),
+                              [] if silent is None else list(silent.head(3)))
+
+
+def quiet_accounts(frames: dict[str, pd.DataFrame]) -> tuple[pd.Series, pd.Series | None]:
+    """The accounts without a subscription, and those without usage (None: no usage
+    table), in the accounts table's order."""
     accounts = frames["accounts"]["account_id"]
-    out: list[str] = []
     # `isin` against tens of millions of rows is slow; against their distinct ids it is not.
     subscribed = pd.Index(frames["subscriptions"]["account_id"].unique())
     orphans = accounts[~among(accounts, subscribed)]
-    if len(orphans):
-        out.append(f"{len(orphans)} accounts have no subscription and never enter a training "
-                   f"set (e.g. {', '.join(orphans.head(3))}).")
-    if "usage_events" in frames:
-        silent = accounts[~among(accounts,
-                                  pd.Index(frames["usage_events"]["account_id"].unique()))]
-        if len(silent):
-            out.append(f"{len(silent)} accounts have no usage at all "
-                       f"(e.g. {', '.join(silent.head(3))}); their usage features are zero.")
+    if "usage_events" not in frames:
+        return orphans, None
+    used = pd.Index(frames["usage_events"]["account_id"].unique())
+    return orphans, accounts[~among(accounts, used)]
+
+
+def soft_warning_lines(orphans: int, orphan_examples: list[str], silent: int | None,
+                       silent_examples: list[str]) -> list[str]:
+    out: list[str] = []
+    if orphans:
+        out.append(f"{orphans} accounts have no subscription and never enter a training "
+                   f"set (e.g. {', '.join(orphan_examples)}).")
+    if silent:
+        out.append(f"{silent} accounts have no usage at all "
+                   f"(e.g. {', '.join(silent_examples)}); their usage features are zero.")
     return out
 
 

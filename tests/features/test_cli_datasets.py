@@ -163,3 +163,8 @@ def test_partition_then_build_gives_the_same_training_set_file(run_cli, isolated
     assert not (tmp_path / "x.parquet").exists()
     bad = run_cli("build", "--data", parts, "--cluster", "yarn")
     assert bad.code == 2 and "tcp://HOST:8786" in bad.err
+    checked, whole_checked = run_cli("validate", parts), run_cli("validate")
+    assert checked.code == 0 and whole_checked.code == 0, checked.err
+    assert "checked bucket by bucket (5 buckets)" in checked.out
+    # the same summary: tables, spans, segments, terms and retention
+    assert checked.out.split("\n", 1)[1] == whole_checked.out.split("\n", 1)[1]

@@ -222,3 +222,17 @@ def test_a_misspelt_config_key_stops_training_before_any_work(simulated_set, run
     result = run_cli("train", "--config", config, "--training-set", path)
     assert result.code == 2
     assert "lightgbm.num_leafs" in result.err
+
+
+def test_train_across_dask_workers_registers_a_model(simulated_set, run_cli, tmp_path):
+    _, _, path = simulated_set
+    config = tmp_path / "spread.yaml"
+    config.write_text("split:\n  backtest_folds: 0\nlightgbm:\n  n_estimators: 60\n")
+    alone = run_cli("train", "--config", config, "--training-set", path, "--distributed-train")
+    assert alone.code == 2 and "give --cluster" in alone.err
+    spread = run_cli("train", "--config", config, "--training-set", path, "--cluster",
+                     "local:2", "--distributed-train")
+    assert spread.code == 0, spread.err
+    assert "model version 1" in spread.out
+    auc = re.search(r"^\s+model\s+ROC AUC (0\.\d{3})", spread.out, re.MULTILINE)
+    assert auc is not None and float(auc.group(1)) > 0.7

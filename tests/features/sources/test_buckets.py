@@ -9,10 +9,14 @@ import zlib
 
 import pandas as pd
 import pytest
+from tiny_sources import DATA_END
 
-from features.errors import ConfigError, SourceNotFoundError
-from features.sources.buckets import bucket_of, load_bucket, partition, read_manifest
+from features.errors import ConfigError, DataContractError, SourceNotFoundError
+from features.sources import partitioning
+from features.sources.buckets import bucket_of, load_bucket, read_manifest
+from features.sources.fingerprint import digest
 from features.sources.loading import load_sources
+from features.sources.partitioning import partition
 
 
 def test_a_bucket_is_crc32_of_the_id_and_the_same_in_every_process():
@@ -85,3 +89,71 @@ def test_a_column_empty_in_one_bucket_loads_there_and_elsewhere(make_sources, tm
              for b in range(count)}
     assert len(users[first]) and users[first].isna().all()
     assert any(u.notna().any() for b, u in users.items() if b != first)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("data_end", [DATA_END, None])
+def test_the_manifest_holds_the_whole_loads_facts(make_sources, tmp_path, monkeypatch, fmt,
+                                                   data_end):
+    """Read in batches of two rows and flushed every three, the base's facts, added up
+    bucket by bucket, are those of loading it whole."""
+    monkeypatch.setattr(partitioning, "BATCH_ROWS", 2)
+    monkeypatch.setattr(partitioning, "FLUSH_ROWS", 3)
+
+    def quiet_accounts(tables):  # an account without subscription, one without usage
+        tables["accounts"] = pd.concat([tables["accounts"], pd.DataFrame({
+            "account_id": ["A4", "A5"], "created_at": ["2023-01-01", "2023-01-01"],
+            "name": ["D", "E"], "segment": ["smb", "smb"], "industry": ["x", "x"],
+            "region": ["NA", "NA"], "csm_owner": ["Ana", "Ana"]})], ignore_index=True)
+        tables["subscriptions"].loc[len(tables["subscriptions"])] = [
+            "S5", "A5", "2023-02-01", "2024-02-01", "10", "1", "starter", "false"]
+
+    source = make_sources(quiet_accounts, fmt=fmt, data_end=data_end)
+    whole = load_sources(source)
+    manifest = partition(source, tmp_path / "parts", 3)
+    assert manifest.fingerprints == whole.fingerprints()
+    assert manifest.data_end == whole.data_end
+    assert manifest.label_end == whole.label_end
+    assert manifest.table_ends == whole.table_ends
+    assert manifest.history_start == whole.history_start()
+    assert manifest.first_term_start == whole.subscriptions["start_date"].min()
+    assert manifest.rows == {n: len(f) for n, f in whole.tables.items()}
+    assert manifest.event_counts == whole.tables["usage_events"]["event_type"] \
+        .value_counts().to_dict()
+    assert manifest.warnings == whole.warnings
+    assert [w for w in whole.warnings if "accounts have no" in w] == [
+        "1 accounts have no subscription and never enter a training set (e.g. A4).",
+        "2 accounts have no usage at all (e.g. A4, A5); their usage features are zero."]
+
+
+def test_fingerprints_ignore_row_order_and_see_any_change(tiny_dir):
+    frame = load_sources(tiny_dir).tables["usage_events"]
+    print_ = digest(frame).hexdigest()
+    assert digest(frame.iloc[::-1]).hexdigest() == print_
+    assert (digest(frame.iloc[:2]) + digest(frame.iloc[2:])).hexdigest() == print_
+    changed = frame.copy()
+    changed.loc[0, "quantity"] = changed.loc[0, "quantity"] + 1
+    assert digest(changed).hexdigest() != print_
+    assert digest(pd.concat([frame, frame.iloc[:1]])).hexdigest() != print_
+
+
+def test_problems_of_every_bucket_are_reported_together_by_source_row(make_sources,
+                                                                       tmp_path):
+    def broken(tables):
+        tables["usage_events"].loc[1, "timestamp"] = "not a date"  # A1's bucket
+        tables["usage_events"].loc[2, "timestamp"] = "soon"  # A2's
+        tables["tickets"].loc[1, "ticket_id"] = "T1"  # T1 again, for another account
+        tables["surveys"].loc[0, "account_id"] = "A9"  # nobody's
+
+    source = make_sources(broken)
+    with pytest.raises(DataContractError) as whole:
+        load_sources(source)
+    with pytest.raises(DataContractError) as split:
+        partition(source, tmp_path / "parts", 7)
+    assert not (tmp_path / "parts").exists() and not list(tmp_path.glob(".*partial"))
+    found = {(v.table, v.column, v.problem): v for v in split.value.violations}
+    expected = {(v.table, v.column, v.problem): v for v in whole.value.violations}
+    assert found.keys() == expected.keys()
+    for key, violation in expected.items():
+        assert found[key].count == violation.count, key
+        assert sorted(found[key].examples) == sorted(violation.examples), key
