@@ -109,14 +109,13 @@ def boost(params: dict[str, Any], train: Rows, valid: Rows | None, names: Sequen
 def _boost_across(client: Any, params: dict[str, Any], train: Rows, names: Sequence[str],
                   categorical: Sequence[int], rounds: int) -> lgb.Booster:
     """`lightgbm.dask` over the cluster's workers: `rounds` trees, no early stopping."""
-    import dask.array as da
     from lightgbm.dask import DaskLGBMClassifier
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     step = max(1, math.ceil(len(train.labels) / workers))
-    features = da.from_array(train.matrix, chunks=(step, train.matrix.shape[1]))
-    target = da.from_array(train.labels, chunks=step)
-    weight = None if train.weight is None else da.from_array(train.weight, chunks=step)
+    features, target = _scattered(client, train.matrix, step), _scattered(client, train.labels,
+                                                                         step)
+    weight = None if train.weight is None else _scattered(client, train.weight, step)
     kept = {k: v for k, v in params.items() if k not in ("objective", "num_threads")}
     model = DaskLGBMClassifier(client=client, n_estimators=rounds, tree_learner="data",
                                **kept)
@@ -127,3 +126,16 @@ def _boost_across(client: Any, params: dict[str, Any], train: Rows, names: Seque
                   categorical_feature=list(categorical))
     log.info("fitted %d trees across %d Dask workers (no early stopping)", rounds, workers)
     return model.to_local().booster_
+
+
+def _scattered(client: Any, values: np.ndarray, step: int) -> Any:
+    """`values` as a dask array of `step`-row chunks sent to the workers beforehand (a
+    graph holding the rows themselves would be shipped with every call)."""
+    import dask
+    import dask.array as da
+
+    parts = [values[lo:lo + step] for lo in range(0, len(values), step)]
+    futures = client.scatter(parts)
+    return da.concatenate([da.from_delayed(dask.delayed(future), shape=part.shape,
+                                           dtype=part.dtype)
+                           for future, part in zip(futures, parts, strict=True)])

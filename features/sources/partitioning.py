@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,7 @@ BATCH_ROWS = 1 << 20  # rows read at a time
 FLUSH_ROWS = 1 << 22  # rows held for the buckets before they are written
 GLOBAL_KEYS = {"subscriptions": "subscription_id", "tickets": "ticket_id"}  # not per account
 EXAMPLES = 5
+T = TypeVar("T")
 
 
 @dataclass
@@ -304,10 +306,14 @@ def _manifest(facts: BaseFacts, buckets: int, stated: pd.Timestamp | None,
     apart = coverage_warning(facts.table_ends, labels_through, stated is not None)
     if apart is not None:
         warnings.insert(0, apart)
+    def in_contract_order(by_table: dict[str, T]) -> dict[str, T]:
+        return {name: by_table[name] for name in TABLES if name in by_table}
+
     first_term = facts.first_term_start if facts.first_term_start is not None else end
     history = facts.activity_start if facts.activity_start is not None else first_term
-    return Manifest(buckets, end, labels_through, dict(facts.table_ends), history, first_term,
-                    dict(facts.event_counts), dict(facts.rows), location,
+    return Manifest(buckets, end, labels_through, in_contract_order(facts.table_ends),
+                    history, first_term, dict(facts.event_counts),
+                    in_contract_order(facts.rows), location,
                     {n: d.hexdigest() for n, d in sorted(facts.digests.items())}, warnings,
-                    dict(facts.table_starts))
+                    in_contract_order(facts.table_starts))
 
