@@ -17,7 +17,6 @@ the LocalCluster(2) build within 1.3x of the buckets in turn.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sqlite3
 import subprocess
@@ -27,8 +26,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from features.simulator import SimulationConfig, simulate
+import pyarrow.parquet as pq
 
 CHURNLENS = str(Path(sys.executable).with_name("churnlens"))
 
@@ -60,11 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="churnlens-bench-buckets-") as tmp:
         root = Path(tmp)
         began = time.perf_counter()
-        simulate(SimulationConfig(n_accounts=args.accounts, start=dt.date(2023, 1, 1),
-                                  end=dt.date(2025, 12, 31), seed=args.seed),
-                 root / "sources")
-        rows = len(pd.read_parquet(root / "sources" / "usage_events.parquet",
-                                   columns=["account_id"]))
+        # Every step is a new process and this one stays small: a child's peak RSS
+        # (wait4) starts from this process's size when it is forked.
+        run("simulate", "simulate", "--accounts", str(args.accounts), "--seed",
+            str(args.seed), "--start", "2023-01-01", "--end", "2025-12-31", "--out",
+            root / "sources", home=root)
+        rows = pq.ParquetFile(root / "sources" / "usage_events.parquet").metadata.num_rows
         print(f"{args.accounts:,} accounts, {rows:,} usage rows simulated in "
               f"{time.perf_counter() - began:.0f} s")
         if args.one_pass:
@@ -77,6 +76,12 @@ def main(argv: list[str] | None = None) -> None:
         dask = run("build, --cluster local:2", "build", "--data", root / "parts",
                    "--cluster", "local:2", "--out", root / "dask.parquet", home=root)
         print(f"LocalCluster(2) build / buckets in turn: {dask / loop:.2f}x")
+        run("train", "train", "--training-set", root / "bucketed.parquet", home=root)
+        run("score, buckets in turn", "score", "--data", root / "parts", "--no-monitor",
+            "--no-alerts", home=root)
+        run("score, --cluster local:2", "score", "--data", root / "parts", "--cluster",
+            "local:2", "--no-monitor", "--no-alerts", home=root)
+        print(f"the two runs equal: {_runs_equal(root / 'scores.db')}")
         bucketed = pd.read_parquet(root / "bucketed.parquet")
         for other in ("whole", "dask") if args.one_pass else ("dask",):
             frame = pd.read_parquet(root / f"{other}.parquet")
@@ -84,12 +89,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"training sets {other} and bucketed equal: {not differ} "
                   f"({len(frame):,} rows)"
                   + (f"; columns that differ: {', '.join(differ)}" if differ else ""))
-        run("train", "train", "--training-set", root / "bucketed.parquet", home=root)
-        run("score, buckets in turn", "score", "--data", root / "parts", "--no-monitor",
-            "--no-alerts", home=root)
-        run("score, --cluster local:2", "score", "--data", root / "parts", "--cluster",
-            "local:2", "--no-monitor", "--no-alerts", home=root)
-        print(f"the two runs equal: {_runs_equal(root / 'scores.db')}")
 
 
 def _runs_equal(database: Path) -> bool:
@@ -102,3 +101,7 @@ def _runs_equal(database: Path) -> bool:
                 f"SELECT * FROM {table} WHERE run_id = ? ORDER BY account_id", (run,))]
         return all(rows(t, first) == rows(t, second) and rows(t, first)
                    for t in ("scores", "score_reasons", "score_evidence"))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,9 +27,6 @@ from features.settings import get_settings
 log = logging.getLogger(__name__)
 
 ENV = "CHURNLENS_DASK_SCHEDULER"
-CLUSTER_HELP = ("Where per-bucket work runs: none (this process, the default), local[:N] "
-                "(N Dask worker processes here) or tcp://HOST:8786 (a Dask scheduler); "
-                f"default ${ENV}, else none. Needs the dask extra for local or tcp.")
 CONNECT_SECONDS = 30
 
 T = TypeVar("T")
@@ -140,8 +137,10 @@ def bucket_runner(choice: ClusterChoice) -> Iterator[Runner]:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError(f"--cluster {choice} needs dask.distributed; install churnlens "
-                          f"with its dask extra (pip install 'churnlens[dask]'), or use "
+                          f"with its dask extra (pip install '.[dask]' in a checkout), or use "
                           f"--cluster none.") from None
+    if not log.isEnabledFor(logging.DEBUG):  # dask's own INFO lines say nothing to a user
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     began = time.perf_counter()
     if choice.kind == "local":
         workers = choice.workers or os.cpu_count() or 1
