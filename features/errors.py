@@ -74,6 +74,10 @@ class DataContractError(ChurnlensError):
             f"nothing was written.\n{body}"
         )
 
+    def __reduce__(self) -> tuple[type[DataContractError], tuple[list[Violation]]]:
+        # rebuilt from its violations, so it reaches a caller intact from a Dask worker
+        return (DataContractError, (self.violations,))
+
 
 class DiskFullError(ChurnlensError):
     """A write ran out of disk space (or quota); what it was writing was left as it was."""

@@ -233,7 +233,7 @@ def score_partitioned(directory: str | Path, model: ChurnRiskModel, version: str
                       shadow: Shadow | None = None, *, runner: Runner | None = None
                       ) -> ScoredPart:
     """Every bucket's part of a run at `as_of`, joined."""
-    root = str(Path(directory).resolve())
+    root = str(Path(directory).absolute())  # the path workers see, links and all
     parts = (runner or InProcess()).map(
         score_bucket, range(read_manifest(root).buckets),
         lambda done, total: log.info("scored bucket %d of %d", done, total),

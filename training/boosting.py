@@ -83,9 +83,10 @@ def fit_booster(params: dict[str, Any], train: Rows, valid: Rows | None,
     fitting = _fitting.get()
     if fitting is None or fitting.client is None:
         return boost(params, train, valid, names, categorical, rounds, patience)
-    if not fitting.distributed:
-        future = fitting.client.submit(boost, params, train, valid, list(names),
-                                       list(categorical), rounds, patience, pure=False)
+    if not fitting.distributed:  # the rows go to a worker first, not inside the task
+        rows = fitting.client.scatter([train, valid], hash=False)
+        future = fitting.client.submit(boost, params, *rows, list(names), list(categorical),
+                                       rounds, patience, pure=False)
         return future.result()
     return _boost_across(fitting.client, params, train, names, categorical, rounds)
 

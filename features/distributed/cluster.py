@@ -102,7 +102,8 @@ class OnDask:
 
         if not items:
             return []
-        sent = {name: self.client.scatter(value, broadcast=True, hash=False)
+        # each value whole (scatter splits a bare list or dict into futures of its own)
+        sent = {name: self.client.scatter([value], broadcast=True, hash=False)[0]
                 for name, value in shared.items()}
         futures = self.client.map(fn, list(items), pure=False, **sent)
         index = {future.key: i for i, future in enumerate(futures)}
@@ -153,13 +154,19 @@ def bucket_runner(choice: ClusterChoice) -> Iterator[Runner]:
                      cluster.dashboard_link)
             yield OnDask(client)
         return
-    try:
-        client = Client(choice.address, timeout=CONNECT_SECONDS)
+    try:  # results come straight from the workers, not through the scheduler
+        client = Client(choice.address, timeout=CONNECT_SECONDS, direct_to_workers=True)
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"Cannot reach the Dask scheduler at {choice.address} ({exc}). "
                           f"Start one (`dask scheduler`, then `dask worker "
                           f"{choice.address}` on each machine) or fix the address.") from None
     with client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+        except TimeoutError:
+            raise ConfigError(f"The Dask scheduler at {choice.address} has no workers after "
+                              f"{CONNECT_SECONDS} s. Start some with `dask worker "
+                              f"{choice.address}`.") from None
         log.info("connected to the Dask scheduler at %s (%d workers)", choice.address,
                  len(client.scheduler_info().get("workers", {})))
         yield OnDask(client)

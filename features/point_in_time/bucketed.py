@@ -44,7 +44,7 @@ def build_bucketed(directory: str | Path, spec: TrainingSetSpec,
                    runner: Runner | None = None) -> pd.DataFrame:
     """The training set of the partitioned base at `directory`, bucket by bucket, each
     bucket in turn here or as a task of `runner` (a Dask cluster)."""
-    root = str(Path(directory).resolve())
+    root = str(Path(directory).absolute())  # the path workers see, links and all
     manifest = read_manifest(root)
     dates, keys = bucketed_plan(manifest, spec)
     began = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def sources_of(raw: RawSources, explicit_end: pd.Timestamp | None = None,
     """Type and validate tables as read (`load_sources` after reading them);
     `part_of_base`: the tables are one bucket of a base, where a table may be empty."""
     timings = {} if timings is None else timings
-    violations: list[Violation] = _missing_tables(raw)
+    violations: list[Violation] = missing_tables(raw.location, raw.tables)
     frames: dict[str, pd.DataFrame] = {}
     for name, raw_table in raw.tables.items():
         began = time.perf_counter()
@@ -200,20 +201,23 @@ def sources_of(raw: RawSources, explicit_end: pd.Timestamp | None = None,
     sources = Sources(frames, end, raw.location, warnings,
                       usage.read_from if usage is not None else None, ends, labels_through)
     timings["across tables"] = time.perf_counter() - began
-    for absent in (name for name in TABLES if name not in frames and not outcomes_only):
+    for absent in (name for name in TABLES
+                   if name not in frames and not outcomes_only and not part_of_base):
         log.info("no %s table at %s: its feature family will be absent", absent, raw.location)
     for warning in sources.warnings:
         log.warning(warning)
     return sources
 
 
-def _missing_tables(raw: RawSources) -> list[Violation]:
+def missing_tables(location: str, present: Iterable[str]) -> list[Violation]:
+    """A violation for each mandatory table not among `present`."""
+    found = set(present)
     return [
-        Violation(name, None, f"the mandatory table is missing from {raw.location}",
+        Violation(name, None, f"the mandatory table is missing from {location}",
                   f"provide {name}.csv or {name}.parquet (columns: "
                   f"{', '.join(TABLES[name].required_columns)})")
         for name, table in TABLES.items()
-        if table.mandatory and name not in raw.tables
+        if table.mandatory and name not in found
     ]
 
 

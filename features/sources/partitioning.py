@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from features.sources.buckets import BUCKET, MANIFEST, MAX_BUCKETS, Manifest, bu
 from features.sources.contract import TABLES
 from features.sources.coverage import coverage_warning, label_end
 from features.sources.fingerprint import TableDigest, digest
-from features.sources.loading import ACTIVITY_TABLES, sources_of
+from features.sources.loading import ACTIVITY_TABLES, load_sources, missing_tables, sources_of
 from features.sources.parsing import typed_values
 from features.sources.readers import (
     LAST_DAY,
@@ -49,12 +50,13 @@ from features.sources.readers import (
     is_database_url,
     parse_data_end,
     read_location,
+    redact_url,
     stated_data_end,
     stated_data_end_of,
     table_batches,
     table_file,
 )
-from features.sources.validation import quiet_accounts, soft_warning_lines
+from features.sources.validation import check_values, quiet_accounts, soft_warning_lines
 
 log = logging.getLogger(__name__)
 
@@ -92,25 +94,34 @@ def partition(location: str | Path, out: Path, buckets: int,
     if out.exists():
         raise ConfigError(f"{out} exists; choose another --out, or remove it first.")
     explicit = stated_data_end(data_end, "The data end (--data-end)") if data_end else None
+    database = is_database_url(location)
     stated = explicit if explicit is not None else (
-        None if is_database_url(location) else stated_data_end_of(Path(location)))
+        None if database else stated_data_end_of(Path(location)))
+    shown = redact_url(str(location)) if database else str(location)
     partial = out.with_name(f".{out.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        for name, batches in _tables(location):
-            rows = _split(batches, partial / ".split" / name, buckets, name)
-            log.info("%s: %d rows split into %d buckets", name, rows, buckets)
+        split = {}
+        for name, batches in _tables(location, explicit):
+            split[name] = _split(batches, partial / ".split" / name, buckets, name)
+            log.info("%s: %d rows split into %d buckets", name, split[name], buckets)
+        missing = missing_tables(shown, split)
+        if missing:
+            raise DataContractError(missing)
         facts = BaseFacts()
         problems: list[Violation] = []
         for bucket in range(buckets):
-            problems += _check_bucket(partial, bucket, stated, facts, str(location))
+            problems += _check_bucket(partial, bucket, stated, facts, shown)
             if (bucket + 1) % max(1, buckets // 8) == 0 or bucket + 1 == buckets:
                 log.info("checked and typed %d of %d buckets", bucket + 1, buckets)
         problems += _keys_in_two_buckets(facts)
+        unreadable = {v.table for v in problems if v.problem == "required column(s) missing"}
+        problems += [v for name, rows in split.items() if not rows and name not in unreadable
+                     for v in check_values(TABLES[name], pd.DataFrame())]  # "no rows"
         if problems:
             raise DataContractError(merged(problems))
         shutil.rmtree(partial / ".split")
-        manifest = _manifest(facts, buckets, stated, str(location))
+        manifest = _manifest(facts, buckets, stated, shown)
         (partial / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n",
                                         encoding="utf-8")
         partial.rename(out)
@@ -122,11 +133,17 @@ def partition(location: str | Path, out: Path, buckets: int,
     return manifest
 
 
-def _tables(location: str | Path) -> Iterator[tuple[str, Iterable[pa.Table]]]:
-    """Each table present, as batches of rows in source order."""
+def _tables(location: str | Path, data_end: pd.Timestamp | None
+            ) -> Iterator[tuple[str, Iterable[pa.Table]]]:
+    """Each table present, as batches of rows in source order. A database is read and
+    checked whole first, as `load_sources` reads it (its columns come typed by the
+    driver, mixed types and all); its typed tables are then split."""
     if is_database_url(location):
-        for name, raw in read_location(location).tables.items():
-            yield name, [pa.Table.from_pandas(raw.frame, preserve_index=False)]
+        for name, frame in load_sources(location, data_end).tables.items():
+            with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
+                warnings.filterwarnings("ignore", message=".*drops timezone information")
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+            yield name, [table]
         return
     directory = Path(location)
     if not directory.is_dir():
@@ -158,6 +175,8 @@ def _split(batches: Iterable[pa.Table], folder: Path, buckets: int, name: str) -
         batch = batch.append_column(ROW, pa.array(np.arange(count, count + len(batch))))
         count += len(batch)
         empty = batch.schema.empty_table()
+        if not len(batch):
+            continue
         if "account_id" in batch.column_names:
             ids = typed_values(id_column, batch.column("account_id").to_pandas())
             keys = bucket_of(ids.fillna(""), buckets)
@@ -265,11 +284,13 @@ def _keys_in_two_buckets(facts: BaseFacts) -> list[Violation]:
         across = frame[spread > 1].sort_values(ROW)
         if across.empty:
             continue
+        # rows whose key repeats within their own bucket were counted by that bucket
+        alone = across.groupby([key, "_part"], sort=False)[ROW].transform("size") == 1
         shown = [f"{k!r} on rows {', '.join(str(r + 1) for r in group[ROW].to_numpy()[:4])}"
                  for k, group in list(across.groupby(key, sort=False))[:EXAMPLES]]
         out.append(Violation(name, key, "duplicate primary keys",
                              f"each {key} must appear once; remove repeated exports or give "
-                             f"the records distinct ids", shown, count=len(across)))
+                             f"the records distinct ids", shown, count=int(alone.sum())))
     return out
 
 

@@ -119,8 +119,9 @@ def table_batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
 
     if path.suffix != ".parquet":
         frame = _read_csv(path)
-        yield pa.Table.from_pandas(frame[[c for c in frame.columns if c in table.column_names]],
-                                   preserve_index=False)
+        known = [c for c in frame.columns if c in table.column_names]
+        # without one contract column, all of them, so the check can name the separator
+        yield pa.Table.from_pandas(frame[known] if known else frame, preserve_index=False)
         return
     try:
         schema = pq.read_schema(path)
@@ -131,6 +132,10 @@ def table_batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
             pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
             or pa.types.is_string_view(f.type))]
         file = pq.ParquetFile(path, read_dictionary=dictionary or None, memory_map=True)
+        if file.metadata.num_rows == 0:  # no batch to read: the empty table, typed
+            yield _bytes_as_text(path, file.schema_arrow.empty_table().select(names)
+                                 .replace_schema_metadata(None), set(table.column_names))
+            return
         for batch in file.iter_batches(batch_size=rows, columns=names,
                                        use_pandas_metadata=False):
             read = pa.Table.from_batches([batch]).replace_schema_metadata(None)

@@ -82,3 +82,23 @@ def test_none_never_imports_dask(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, env=env, cwd=tmp_path)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_scheduler_without_workers_is_a_clear_error(monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr("features.distributed.cluster.CONNECT_SECONDS", 1)
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as empty:
+        address = ClusterChoice("scheduler", address=empty.scheduler_address)
+        with pytest.raises(ConfigError, match="has no workers after 1 s"), \
+                bucket_runner(address):
+            pass
+
+
+def test_shared_arguments_reach_each_task_whole(dask_runner):
+    out = dask_runner.map(_lengths, [0, 1], shared=[1, 2, 3], table={"a": 1})
+    assert out == [(3, 1), (3, 1)]
+
+
+def _lengths(item: int, shared: list[int], table: dict[str, int]) -> tuple[int, int]:
+    return len(shared), len(table)

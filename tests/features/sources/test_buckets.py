@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import zlib
 
 import pandas as pd
 import pytest
-from tiny_sources import DATA_END
+import sqlalchemy as sa
+from tiny_sources import DATA_END, tiny_tables
 
-from features.errors import ConfigError, DataContractError, SourceNotFoundError
+from features.errors import ConfigError, DataContractError, SourceNotFoundError, Violation
 from features.sources import partitioning
 from features.sources.buckets import bucket_of, load_bucket, read_manifest
 from features.sources.fingerprint import digest
@@ -157,3 +159,44 @@ def test_problems_of_every_bucket_are_reported_together_by_source_row(make_sourc
     for key, violation in expected.items():
         assert found[key].count == violation.count, key
         assert sorted(found[key].examples) == sorted(violation.examples), key
+
+
+def test_a_database_partitions_like_its_whole_load(tmp_path):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for name, frame in tiny_tables().items():
+            frame.to_sql(name, conn, index=False)
+    engine.dispose()
+    whole = load_sources(url, DATA_END)
+    manifest = partition(url, tmp_path / "parts", 3, DATA_END)
+    assert manifest.fingerprints == whole.fingerprints()
+    assert manifest.rows == {n: len(f) for n, f in whole.tables.items()}
+
+
+def test_an_empty_or_missing_table_is_refused_as_a_whole_load_refuses_it(make_sources,
+                                                                          tmp_path):
+    def no_surveys(tables):
+        tables["surveys"] = tables["surveys"].iloc[:0]
+
+    source = make_sources(no_surveys, fmt="parquet")
+    with pytest.raises(DataContractError) as whole:
+        load_sources(source)
+    with pytest.raises(DataContractError) as split:
+        partition(source, tmp_path / "parts", 4)
+    assert [v.render() for v in split.value.violations] == [
+        v.render() for v in whole.value.violations]
+    assert "the table has no rows" in str(split.value)
+    (source / "accounts.parquet").unlink()
+    with pytest.raises(DataContractError) as gone:
+        partition(source, tmp_path / "parts", 4)
+    assert [v.problem for v in gone.value.violations] == [
+        f"the mandatory table is missing from {source}"]
+    assert not (tmp_path / "parts").exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_a_data_contract_error_survives_pickling_whole(make_sources):
+    error = DataContractError([Violation("t", "c", "bad", "fix it", ["row 1"], 1)])
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, DataContractError) and again.violations == error.violations
+    assert str(again) == str(error)
