@@ -3,7 +3,8 @@
 Two passes, each holding a slice of the base at a time:
 
 1. Split. Every table is read in batches of rows (Parquet row groups stream; a CSV file
-   or a database table is read one table at a time) and each row goes, as read, to its
+   is read one table at a time; a database is read and checked whole, as `load_sources`
+   reads it, and its typed tables split) and each row goes, as read, to its
    account's bucket (`buckets.bucket_of` of the account id as parsing types it), with
    its row number in the source so messages can name it.
 2. Check and type. Each bucket is typed and checked as any source is (`sources_of`),
