@@ -238,9 +238,10 @@ def partition(
                                          "crc32(account_id) mod this.")] = 16,
 ) -> None:
     """Split a source into account buckets, as hive-style Parquet per table
-    (`usage_events/bucket=007/part-0.parquet`) with a manifest, so `churnlens build
-    --data OUT` builds one bucket at a time. The source is read and checked first; the
-    output appears only when complete."""
+    (`usage_events/bucket=007/part-0.parquet`) with a manifest, so `churnlens build`,
+    `score` and `validate --data OUT` work one bucket at a time. Parquet and CSV rows go
+    to their bucket as they are read, then each bucket is typed and checked; every
+    problem is reported by source row, and the output appears only when complete."""
     from features.sources.partitioning import partition as write_buckets
 
     location = resolve_data(None, data)
