@@ -79,3 +79,16 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], fmt: str = "c
     if data_end is not None:
         (directory / "dataset.json").write_text(json.dumps({"data_end": data_end}))
     return directory
+
+
+def write_sqlite(path: Path) -> str:
+    """The tiny tables in a new SQLite database at `path`; returns its URL."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for name, frame in tiny_tables().items():
+            frame.to_sql(name, conn, index=False)
+    engine.dispose()
+    return url

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from features.errors import ConfigError, DataContractError, Violation
 from features.sources.buckets import BUCKET, MANIFEST, MAX_BUCKETS, Manifest, bucket_of
-from features.sources.contract import TABLES
+from features.sources.contract import TABLES, Table
 from features.sources.coverage import coverage_warning, label_end
 from features.sources.fingerprint import TableDigest, digest
 from features.sources.loading import ACTIVITY_TABLES, load_sources, missing_tables, sources_of
@@ -48,13 +48,17 @@ from features.sources.readers import (
     LAST_DAY,
     RawSources,
     RawTable,
+    bytes_as_text,
+    dictionary_columns,
     is_database_url,
     parse_data_end,
+    read_csv_text,
     read_location,
+    readable_parquet,
     redact_url,
+    refuse_repeated_columns,
     stated_data_end,
     stated_data_end_of,
-    table_batches,
     table_file,
 )
 from features.sources.validation import check_values, quiet_accounts, soft_warning_lines
@@ -152,7 +156,34 @@ def _tables(location: str | Path, data_end: pd.Timestamp | None
     for name in TABLES:
         path = table_file(directory, name)
         if path is not None:
-            yield name, table_batches(path, TABLES[name], BATCH_ROWS)
+            yield name, _batches(path, TABLES[name], BATCH_ROWS)
+
+
+def _batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
+    """A table file's contract columns in file order, about `rows` rows at a time, as
+    reading it whole gives them: Parquet row groups stream (text columns dictionary
+    encoded, bytes as UTF-8 text); a CSV file is read whole, every column as text."""
+    if path.suffix != ".parquet":
+        frame = read_csv_text(path)
+        known = [c for c in frame.columns if c in table.column_names]
+        # without one contract column, all of them, so the check can name the separator
+        yield pa.Table.from_pandas(frame[known] if known else frame, preserve_index=False)
+        return
+    with readable_parquet(path):
+        schema = pq.read_schema(path)
+        refuse_repeated_columns(path, list(schema.names))
+        names = [n for n in schema.names if n in table.column_names]
+        file = pq.ParquetFile(path, read_dictionary=dictionary_columns(schema, table),
+                              memory_map=True)
+        if file.metadata.num_rows == 0:  # no batch to read: the empty table, typed
+            yield bytes_as_text(path, file.schema_arrow.empty_table().select(names)
+                                 .replace_schema_metadata(None), set(table.column_names))
+            return
+        for batch in file.iter_batches(batch_size=rows, columns=names,
+                                       use_pandas_metadata=False):
+            read = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+            read.validate(full=True)
+            yield bytes_as_text(path, read, set(table.column_names))
 
 
 def _split(batches: Iterable[pa.Table], folder: Path, buckets: int, name: str) -> int:

@@ -22,6 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,37 +111,11 @@ def table_file(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def table_batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
-    """A table file's contract columns in file order, about `rows` rows at a time, as
-    reading it whole gives them: Parquet row groups stream (text columns dictionary
-    encoded, bytes as UTF-8 text); a CSV file is read whole, every column as text."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if path.suffix != ".parquet":
-        frame = _read_csv(path)
-        known = [c for c in frame.columns if c in table.column_names]
-        # without one contract column, all of them, so the check can name the separator
-        yield pa.Table.from_pandas(frame[known] if known else frame, preserve_index=False)
-        return
+@contextmanager
+def readable_parquet(path: Path) -> Iterator[None]:
+    """Damage found while reading `path`, as the error a user can act on."""
     try:
-        schema = pq.read_schema(path)
-        _refuse_repeated_columns(path, list(schema.names))
-        names = [n for n in schema.names if n in table.column_names]
-        text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
-        dictionary = [f.name for f in schema if f.name in text and (
-            pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-            or pa.types.is_string_view(f.type))]
-        file = pq.ParquetFile(path, read_dictionary=dictionary or None, memory_map=True)
-        if file.metadata.num_rows == 0:  # no batch to read: the empty table, typed
-            yield _bytes_as_text(path, file.schema_arrow.empty_table().select(names)
-                                 .replace_schema_metadata(None), set(table.column_names))
-            return
-        for batch in file.iter_batches(batch_size=rows, columns=names,
-                                       use_pandas_metadata=False):
-            read = pa.Table.from_batches([batch]).replace_schema_metadata(None)
-            read.validate(full=True)
-            yield _bytes_as_text(path, read, set(table.column_names))
+        yield
     except ConfigError:
         raise
     except Exception as exc:  # pyarrow raises several types for damaged files
@@ -148,6 +123,16 @@ def table_batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
             f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
             f"table as CSV instead."
         ) from exc
+
+
+def dictionary_columns(schema: pa.Schema, table: Table) -> list[str] | None:
+    """The contract's text columns stored as strings: read dictionary encoded."""
+    import pyarrow as pa
+
+    text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
+    return [f.name for f in schema if f.name in text and (
+        pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        or pa.types.is_string_view(f.type))] or None
 
 
 def _read_directory(directory: Path, usage_reach: UsageReach | None,
@@ -178,19 +163,19 @@ def _read_directory(directory: Path, usage_reach: UsageReach | None,
                 known_end = data_end if data_end is not None else stated
                 frame, read_from, rows = _read_parquet(path, TABLES[name], reach, known_end)
             else:
-                frame, read_from, rows = _read_csv(path), None, None
+                frame, read_from, rows = read_csv_text(path), None, None
             tables[name] = RawTable(name, frame, str(path), time.perf_counter() - began,
                                     read_from, rows)
     return RawSources(str(directory), tables, stated)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_text(path: Path) -> pd.DataFrame:
     try:
         # Read every column as text: parsing types is `parsing`'s job, with row numbers.
         # Only empty cells are missing: "NA" is North America and "None" may be a name.
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False,
                             na_values=[""])
-        _refuse_repeated_columns(path, _csv_header(path))
+        refuse_repeated_columns(path, _csv_header(path))
         return frame
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
@@ -208,7 +193,7 @@ def _csv_header(path: Path) -> list[str]:
         return [name.strip() for name in next(csv.reader(handle), [])]
 
 
-def _refuse_repeated_columns(path: Path, names: list[str]) -> None:
+def refuse_repeated_columns(path: Path, names: list[str]) -> None:
     """Two columns of one name leave it unclear which one holds the table's values."""
     counts = Counter(name for name in names if name)
     repeated = sorted(name for name, n in counts.items() if n > 1)
@@ -233,15 +218,8 @@ def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
     (`features.sources.usage_reach`); the first day read in full and the file's row count are
     returned beside the frame then, and None, None otherwise.
     """
-    try:
+    with readable_parquet(path):
         arrow = _read_arrow(path, table)
-    except ConfigError:
-        raise
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise ConfigError(
-            f"{path} is not a readable Parquet file ({exc}). Re-export it, or save the "
-            f"table as CSV instead."
-        ) from exc
     import pyarrow as pa
 
     trim = None
@@ -263,25 +241,19 @@ def _read_parquet(path: Path, table: Table, reach: UsageReach | None,
 
 
 def _read_arrow(path: Path, table: Table) -> pa.Table:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    text = {c.name for c in table.columns if c.kind in TEXT_KINDS}
     schema = pq.read_schema(path)
-    _refuse_repeated_columns(path, list(schema.names))
-    dictionary = [f.name for f in schema
-                  if f.name in text and (pa.types.is_string(f.type)
-                                         or pa.types.is_large_string(f.type)
-                                         or pa.types.is_string_view(f.type))]
-    read = pq.read_table(path, read_dictionary=dictionary or None, use_pandas_metadata=True,
-                         memory_map=True)
+    refuse_repeated_columns(path, list(schema.names))
+    read = pq.read_table(path, read_dictionary=dictionary_columns(schema, table),
+                         use_pandas_metadata=True, memory_map=True)
     # Parquet does not check that text is UTF-8; a damaged page would raise deep inside
     # parsing instead. A full check is a scan of the values (milliseconds per million rows).
     read.validate(full=True)
-    return _bytes_as_text(path, read, set(table.column_names))
+    return bytes_as_text(path, read, set(table.column_names))
 
 
-def _bytes_as_text(path: Path, read: pa.Table, contract: set[str]) -> pa.Table:
+def bytes_as_text(path: Path, read: pa.Table, contract: set[str]) -> pa.Table:
     """Contract columns stored as bytes, as the UTF-8 text every contract column is read
     as; bytes that are not UTF-8 are refused here, naming the column, rather than failing
     in parsing."""

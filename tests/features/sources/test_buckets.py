@@ -10,8 +10,7 @@ import zlib
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
-from tiny_sources import DATA_END, tiny_tables
+from tiny_sources import DATA_END, write_sqlite
 
 from features.errors import ConfigError, DataContractError, SourceNotFoundError, Violation
 from features.sources import partitioning
@@ -162,12 +161,7 @@ def test_problems_of_every_bucket_are_reported_together_by_source_row(make_sourc
 
 
 def test_a_database_partitions_like_its_whole_load(tmp_path):
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for name, frame in tiny_tables().items():
-            frame.to_sql(name, conn, index=False)
-    engine.dispose()
+    url = write_sqlite(tmp_path / "crm.db")
     whole = load_sources(url, DATA_END)
     manifest = partition(url, tmp_path / "parts", 3, DATA_END)
     assert manifest.fingerprints == whole.fingerprints()

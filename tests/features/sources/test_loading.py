@@ -6,27 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
-from tiny_sources import DATA_END, tiny_tables, write_tables
+from tiny_sources import DATA_END, tiny_tables, write_sqlite, write_tables
 
 from features.sources.contract import TABLES, Kind
 from features.sources.loading import load_sources
 
 
-def _sqlite(path: Path) -> str:
-    url = f"sqlite:///{path}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for name, frame in tiny_tables().items():
-            frame.to_sql(name, conn, index=False)
-    engine.dispose()
-    return url
-
-
 def test_csv_parquet_and_sqlite_load_to_equal_frames(tmp_path):
     from_csv = load_sources(write_tables(tmp_path / "csv", tiny_tables(), "csv"))
     from_parquet = load_sources(write_tables(tmp_path / "pq", tiny_tables(), "parquet"))
-    from_sql = load_sources(_sqlite(tmp_path / "crm.db"), data_end=DATA_END)
+    from_sql = load_sources(write_sqlite(tmp_path / "crm.db"), data_end=DATA_END)
     assert set(from_csv.tables) == set(TABLES)
     for name in TABLES:
         pd.testing.assert_frame_equal(from_csv.tables[name], from_parquet.tables[name])
