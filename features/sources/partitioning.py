@@ -151,8 +151,8 @@ def _tables(location: str | Path, data_end: pd.Timestamp | None
             yield name, [table]
         return
     directory = Path(location)
-    if not directory.is_dir():
-        read_location(directory)  # raises the reader's own "does not exist" error
+    if not directory.is_dir() or (directory / MANIFEST).is_file():
+        read_location(directory)  # raises the reader's own error: missing, or partitioned
     for name in TABLES:
         path = table_file(directory, name)
         if path is not None:

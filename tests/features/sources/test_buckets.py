@@ -71,6 +71,10 @@ def test_commands_that_read_a_source_whole_name_the_partitioned_one(tiny_dir, tm
     partition(tiny_dir, tmp_path / "parts", 2)
     with pytest.raises(ConfigError, match="is a partitioned source"):
         load_sources(tmp_path / "parts")
+    with pytest.raises(ConfigError, match="is a partitioned source"):
+        partition(tmp_path / "parts", tmp_path / "again", 2)
+    with pytest.raises(SourceNotFoundError, match="does not exist"):
+        partition(tmp_path / "nowhere", tmp_path / "again", 2)
 
 
 def test_a_column_empty_in_one_bucket_loads_there_and_elsewhere(make_sources, tmp_path):
