@@ -81,7 +81,12 @@ class BatchResult:
 
 def default_as_of(sources: Sources) -> dt.date:
     """The day after the data's last day: every record is then strictly before as_of."""
-    return (sources.data_end.normalize() + pd.Timedelta(days=1)).date()
+    return day_after(sources.data_end)
+
+
+def day_after(data_end: pd.Timestamp) -> dt.date:
+    """The default as_of of data ending on `data_end`."""
+    return (data_end.normalize() + pd.Timedelta(days=1)).date()
 
 
 def scoring_reach(as_of: dt.date | None, months_before: int = 0) -> UsageReach:
@@ -222,7 +227,7 @@ def run_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
     `runner`'s cluster): the same run, with memory set by one bucket's sources."""
     started = time.perf_counter()
     data_end = read_manifest(directory).data_end
-    as_of = as_of or (data_end.normalize() + pd.Timedelta(days=1)).date()
+    as_of = as_of or day_after(data_end)
     part = score_partitioned(directory, model, version, as_of, bands, grace_days, shadow,
                              runner=runner)
     return store_run(part, model, version, store, as_of, data_end, started)
@@ -234,10 +239,11 @@ def score_partitioned(directory: str | Path, model: ChurnRiskModel, version: str
                       ) -> ScoredPart:
     """Every bucket's part of a run at `as_of`, joined."""
     root = str(Path(directory).absolute())  # the path workers see, links and all
+    manifest = read_manifest(root)
     parts = (runner or InProcess()).map(
-        score_bucket, range(read_manifest(root).buckets),
+        score_bucket, range(manifest.buckets),
         lambda done, total: log.info("scored bucket %d of %d", done, total),
-        directory=root, manifest=read_manifest(root), model=model, version=version,
+        directory=root, manifest=manifest, model=model, version=version,
         as_of=as_of, bands=bands, grace_days=grace_days, shadow=shadow,
         reach=scoring_reach(as_of))
     return joined(parts, model)

@@ -91,6 +91,7 @@ def score(
     from serving.batch import (
         BatchResult,
         Shadow,
+        day_after,
         monthly_history,
         run_batch,
         run_partitioned,
@@ -130,7 +131,6 @@ def score(
     else:
         sources = load_sources(location, usage_reach=scoring_reach(day, history))
         data_end = sources.data_end
-    day_after = (data_end.normalize() + dt.timedelta(days=1)).date()
     store = ScoreStore(settings.score_store)
     judged = []
     alerted = None
@@ -146,7 +146,7 @@ def score(
 
         try:
             stored = {run_.as_of for run_ in store.runs(limit=1000)}
-            for past in monthly_history(day or day_after, history):
+            for past in monthly_history(day or day_after(data_end), history):
                 if past in stored:
                     continue
                 earlier = run(past)
