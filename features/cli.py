@@ -205,9 +205,7 @@ def build(
     location = resolve_data(None, data)
     where = parse_cluster(cluster)
     if is_partitioned(location):
-        if data_end is not None:
-            raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
-                              f"Partition the source again with --data-end to change it.")
+        refuse_data_end(location, data_end)
         with bucket_runner(where) as runner:
             frame = build_bucketed(location, spec, runner=runner, progress=lambda done, total:
                                    log.info("built bucket %d of %d", done, total))
@@ -239,9 +237,10 @@ def partition(
 ) -> None:
     """Split a source into account buckets, as hive-style Parquet per table
     (`usage_events/bucket=007/part-0.parquet`) with a manifest, so `churnlens build`,
-    `score` and `validate --data OUT` work one bucket at a time. Parquet and CSV rows go
-    to their bucket as they are read, then each bucket is typed and checked; every
-    problem is reported by source row, and the output appears only when complete."""
+    `score` and `validate --data OUT` work one bucket at a time. Rows of every kind of
+    source (Parquet, CSV, a database) go to their bucket as they are read, then each
+    bucket is typed and checked; every problem is reported by source row, and the output
+    appears only when complete."""
     from features.sources.partitioning import partition as write_buckets
 
     location = resolve_data(None, data)
@@ -266,16 +265,13 @@ def validate(
     checks every bucket as it writes them) is checked again bucket by bucket.
     """
     from features.analysis.summary import render_summary, summarize, summarize_partitioned
-    from features.errors import ConfigError
     from features.settings import get_settings
     from features.sources.buckets import is_partitioned, load_bucket, read_manifest
     from features.sources.loading import load_sources
 
     location = resolve_data(data_arg, data)
     if is_partitioned(location):
-        if data_end is not None:
-            raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
-                              f"Partition the source again with --data-end to change it.")
+        refuse_data_end(location, data_end)
         manifest = read_manifest(location)
         for bucket in range(manifest.buckets):  # each raises what it breaks, naming it
             load_bucket(location, bucket, manifest)
@@ -293,6 +289,15 @@ def contract() -> None:
     from features.sources.contract import describe_contract
 
     typer.echo(describe_contract())
+
+
+def refuse_data_end(location: str, data_end: str | None) -> None:
+    """A partitioned source's data end was fixed when it was partitioned."""
+    from features.errors import ConfigError
+
+    if data_end is not None:
+        raise ConfigError(f"{location} is partitioned: its data end was fixed then. "
+                          f"Partition the source again with --data-end to change it.")
 
 
 def resolve_data(positional: str | None, option: Path | str | None) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from pg_server import Cluster, throwaway_cluster
 from tiny_sources import DATA_END, tiny_tables, write_tables
 
 from features.point_in_time.artifacts import read_training_set, write_training_set
@@ -136,3 +138,29 @@ def partitioned(simulated_sources: Sources, tmp_path_factory: pytest.TempPathFac
             made[buckets] = out
         return made[buckets]
     return get
+
+
+@pytest.fixture
+def postgres_cluster() -> Iterator[tuple[Cluster, str]]:
+    """A PostgreSQL server of the test's own, which it may stop and resume, and its URL."""
+    cluster = throwaway_cluster()
+    try:
+        yield cluster, cluster.start()
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(cluster.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database on a throwaway local server."""
+    cluster = throwaway_cluster()
+    try:
+        yield cluster.start()
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(cluster.base, ignore_errors=True)

@@ -81,14 +81,14 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], fmt: str = "c
     return directory
 
 
-def write_sqlite(path: Path) -> str:
-    """The tiny tables in a new SQLite database at `path`; returns its URL."""
+def write_sqlite(path: Path, tables: dict[str, pd.DataFrame] | None = None) -> str:
+    """`tables` (else the tiny tables) in a new SQLite database at `path`; its URL."""
     import sqlalchemy as sa
 
     url = f"sqlite:///{path}"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        for name, frame in tiny_tables().items():
+        for name, frame in (tiny_tables() if tables is None else tables).items():
             frame.to_sql(name, conn, index=False)
     engine.dispose()
     return url

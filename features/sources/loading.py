@@ -165,7 +165,7 @@ def sources_of(raw: RawSources, explicit_end: pd.Timestamp | None = None,
         if missing:
             violations.append(_missing_columns(table, missing, raw_table.frame.columns))
             continue
-        _warn_unknown_columns(table, raw_table.frame.columns, raw_table.origin)
+        warn_unknown_columns(table, raw_table.frame.columns, raw_table.origin)
         frame, problems = parse_table(table, raw_table.frame)
         violations += problems
         if not (part_of_base and frame.empty):  # a bucket may hold none of a table
@@ -233,7 +233,7 @@ def _missing_columns(table: Table, missing: list[str], present: pd.Index) -> Vio
     return Violation(table.name, ", ".join(missing), "required column(s) missing", fix)
 
 
-def _warn_unknown_columns(table: Table, present: pd.Index, origin: str) -> None:
+def warn_unknown_columns(table: Table, present: pd.Index, origin: str) -> None:
     unknown = [str(c) for c in present if c not in table.column_names]
     if unknown:
         log.warning("%s: ignoring columns not in the contract: %s", origin, ", ".join(unknown))

@@ -2,11 +2,11 @@
 
 Two passes, each holding a slice of the base at a time:
 
-1. Split. Every table is read in batches of rows (Parquet row groups stream; a CSV file
-   is read one table at a time; a database is read and checked whole, as `load_sources`
-   reads it, and its typed tables split) and each row goes, as read, to its
-   account's bucket (`buckets.bucket_of` of the account id as parsing types it), with
-   its row number in the source so messages can name it.
+1. Split. Every table is read in batches of rows (Parquet row groups and database
+   tables stream, a database's values typed as they come; a CSV file is read one table
+   at a time) and each row goes, as read, to its account's bucket (`buckets.bucket_of`
+   of the account id as parsing types it), with its row number in the source so
+   messages can name it.
 2. Check and type. Each bucket is typed and checked as any source is (`sources_of`),
    written as the bucket's typed Parquet, and its share of the base-wide facts kept:
    table ends, the latest record, the first activity and term, event-type counts, row
@@ -41,27 +41,42 @@ from features.errors import ConfigError, DataContractError, Violation
 from features.sources.buckets import BUCKET, MANIFEST, MAX_BUCKETS, Manifest, bucket_of
 from features.sources.contract import TABLES, Table
 from features.sources.coverage import coverage_warning, label_end
+from features.sources.database import (
+    contract_tables,
+    is_database_url,
+    open_database,
+    redact_url,
+    table_batches,
+)
 from features.sources.fingerprint import TableDigest, digest
-from features.sources.loading import ACTIVITY_TABLES, load_sources, missing_tables, sources_of
-from features.sources.parsing import typed_values
+from features.sources.loading import (
+    ACTIVITY_TABLES,
+    missing_tables,
+    sources_of,
+    warn_unknown_columns,
+)
+from features.sources.parsing import MAX_EXAMPLES, parse_table, typed_values
 from features.sources.readers import (
     LAST_DAY,
     RawSources,
     RawTable,
     bytes_as_text,
     dictionary_columns,
-    is_database_url,
     parse_data_end,
     read_csv_text,
     read_location,
     readable_parquet,
-    redact_url,
     refuse_repeated_columns,
     stated_data_end,
     stated_data_end_of,
     table_file,
 )
-from features.sources.validation import check_values, quiet_accounts, soft_warning_lines
+from features.sources.validation import (
+    check_values,
+    merged,
+    quiet_accounts,
+    soft_warning_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +84,6 @@ ROW = "__source_row"
 BATCH_ROWS = 1 << 20  # rows read at a time
 FLUSH_ROWS = 1 << 22  # rows held for the buckets before they are written
 GLOBAL_KEYS = {"subscriptions": "subscription_id", "tickets": "ticket_id"}  # not per account
-EXAMPLES = 5
 T = TypeVar("T")
 
 
@@ -106,13 +120,14 @@ def partition(location: str | Path, out: Path, buckets: int,
     partial = out.with_name(f".{out.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        split = {}
-        for name, batches in _tables(location, explicit):
+        split: dict[str, int] = {}
+        unparsed: list[Violation] = []
+        for name, batches in _tables(location, unparsed):
             split[name] = _split(batches, partial / ".split" / name, buckets, name)
             log.info("%s: %d rows split into %d buckets", name, split[name], buckets)
         missing = missing_tables(shown, split)
-        if missing:
-            raise DataContractError(missing)
+        if missing or unparsed:  # the checks on values left unparsed would be spurious
+            raise DataContractError(missing + merged(unparsed))
         facts = BaseFacts()
         problems: list[Violation] = []
         for bucket in range(buckets):
@@ -138,17 +153,16 @@ def partition(location: str | Path, out: Path, buckets: int,
     return manifest
 
 
-def _tables(location: str | Path, data_end: pd.Timestamp | None
+def _tables(location: str | Path, problems: list[Violation]
             ) -> Iterator[tuple[str, Iterable[pa.Table]]]:
-    """Each table present, as batches of rows in source order. A database is read and
-    checked whole first, as `load_sources` reads it (its columns come typed by the
-    driver, mixed types and all); its typed tables are then split."""
+    """Each table present, as batches of rows in source order; a database's values that
+    fail to parse are added to `problems` as they are read."""
     if is_database_url(location):
-        for name, frame in load_sources(location, data_end).tables.items():
-            with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
-                warnings.filterwarnings("ignore", message=".*drops timezone information")
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-            yield name, [table]
+        with open_database(str(location)) as conn:
+            for name in contract_tables(conn):
+                yield name, _database_batches(table_batches(conn, name, BATCH_ROWS),
+                                              TABLES[name], problems,
+                                              f"{redact_url(str(location))} table {name}")
         return
     directory = Path(location)
     if not directory.is_dir() or (directory / MANIFEST).is_file():
@@ -157,6 +171,26 @@ def _tables(location: str | Path, data_end: pd.Timestamp | None
         path = table_file(directory, name)
         if path is not None:
             yield name, _batches(path, TABLES[name], BATCH_ROWS)
+
+
+def _database_batches(frames: Iterable[pd.DataFrame], table: Table,
+                      problems: list[Violation], origin: str) -> Iterator[pa.Table]:
+    """A database table's batches typed for the contract as they are read: a driver
+    gives a column whatever Python types its values have (SQLite mixes them freely), so
+    they are typed before they can be stored, each value as reading the table whole
+    types it. The contract columns present are kept, so a missing one is still reported."""
+    start = 0
+    for frame in frames:
+        frame.index = pd.RangeIndex(start, start + len(frame))  # rows named in the table
+        if start == 0:
+            warn_unknown_columns(table, frame.columns, origin)
+        start += len(frame)
+        present = [c for c in table.column_names if c in frame.columns]
+        typed, bad = parse_table(table, frame[present])
+        problems += bad
+        with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
+            warnings.filterwarnings("ignore", message=".*drops timezone information")
+            yield pa.Table.from_pandas(typed[present], preserve_index=False)
 
 
 def _batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
@@ -319,27 +353,11 @@ def _keys_in_two_buckets(facts: BaseFacts) -> list[Violation]:
         # rows whose key repeats within their own bucket were counted by that bucket
         alone = across.groupby([key, "_part"], sort=False)[ROW].transform("size") == 1
         shown = [f"{k!r} on rows {', '.join(str(r + 1) for r in group[ROW].to_numpy()[:4])}"
-                 for k, group in list(across.groupby(key, sort=False))[:EXAMPLES]]
+                 for k, group in list(across.groupby(key, sort=False))[:MAX_EXAMPLES]]
         out.append(Violation(name, key, "duplicate primary keys",
                              f"each {key} must appear once; remove repeated exports or give "
                              f"the records distinct ids", shown, count=int(alone.sum())))
     return out
-
-
-def merged(problems: list[Violation]) -> list[Violation]:
-    """One violation per table, column and problem, counted over every bucket."""
-    merged: dict[tuple[str, str | None, str], Violation] = {}
-    for v in problems:
-        key = (v.table, v.column, v.problem)
-        if key not in merged:
-            merged[key] = Violation(v.table, v.column, v.problem, v.fix, list(v.examples),
-                                    v.count)
-            continue
-        known = merged[key]
-        known.examples[:] = (known.examples + v.examples)[:EXAMPLES]
-        merged[key] = Violation(known.table, known.column, known.problem, known.fix,
-                                known.examples, known.count + v.count)
-    return list(merged.values())
 
 
 def _manifest(facts: BaseFacts, buckets: int, stated: pd.Timestamp | None,

@@ -32,6 +32,13 @@ import pandas as pd
 
 from features.errors import ConfigError, SourceNotFoundError
 from features.sources.contract import TABLES, Table
+from features.sources.database import (
+    contract_tables,
+    is_database_url,
+    open_database,
+    read_table,
+    redact_url,
+)
 from features.sources.parsing import TEXT_KINDS
 
 if TYPE_CHECKING:
@@ -73,10 +80,6 @@ class RawSources:
     location: str
     tables: dict[str, RawTable]
     stated_data_end: pd.Timestamp | None
-
-
-def is_database_url(location: str | Path) -> bool:
-    return "://" in str(location)
 
 
 # What term outcomes are read from: the contracts and the accounts they belong to.
@@ -321,52 +324,12 @@ def parse_data_end(value: str | dt.date | np.datetime64 | pd.Timestamp) -> pd.Ti
 
 
 def _read_database(url: str) -> RawSources:
-    import sqlalchemy as sa
-
-    try:
-        engine = sa.create_engine(engine_url(url))
-        with engine.connect() as conn:
-            present = set(sa.inspect(conn).get_table_names())
-            tables: dict[str, RawTable] = {}
-            for name in (name for name in TABLES if name in present):
-                began = time.perf_counter()
-                frame = pd.read_sql_table(name, conn)
-                tables[name] = RawTable(name, frame, f"{redact_url(url)} table {name}",
-                                        time.perf_counter() - began)
-    except ModuleNotFoundError as exc:
-        raise SourceNotFoundError(
-            f"No database driver for {redact_url(url)} ({exc.name} is not installed). Install it "
-            f"into churnlens's environment, or export the tables as Parquet files."
-        ) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise SourceNotFoundError(
-            f"Cannot read the database at {redact_url(url)}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}. Check the URL, the server and the credentials."
-        ) from exc
-    finally:
-        if "engine" in locals():
-            engine.dispose()
+    tables: dict[str, RawTable] = {}
+    with open_database(url) as conn:
+        for name in contract_tables(conn):
+            began = time.perf_counter()
+            frame = read_table(conn, name)
+            tables[name] = RawTable(name, frame, f"{redact_url(url)} table {name}",
+                                    time.perf_counter() - began)
     log.info("read %d tables from %s", len(tables), redact_url(url))
     return RawSources(redact_url(url), tables, None)
-
-
-def engine_url(url: str) -> str:
-    """The URL SQLAlchemy should open: a bare `postgresql://` means the installed psycopg 3.
-
-    SQLAlchemy maps a bare PostgreSQL URL to psycopg2, which churnlens does not ship;
-    people paste bare URLs from their database console, so they are accepted as written.
-    """
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg://" + url[len(bare):]
-    return url
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, fit for messages and logs."""
-    import sqlalchemy as sa
-
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url.split("@")[-1]

@@ -12,7 +12,7 @@ import pandas as pd
 from features.errors import Violation
 from features.sources.contract import ACCOUNT_TABLES, Table
 from features.sources.ids import among
-from features.sources.parsing import examples, render_value
+from features.sources.parsing import MAX_EXAMPLES, examples, render_value
 
 
 def check_values(table: Table, frame: pd.DataFrame,
@@ -170,3 +170,20 @@ def _flag_table(table: str, column: str, bad: pd.Series, shown: pd.Series | pd.D
     return [Violation(table, column, problem, fix,
                       examples(rows, picked.to_numpy()),
                       count=len(where))]
+
+
+def merged(problems: list[Violation]) -> list[Violation]:
+    """One violation per table, column and problem, counted over every part of a base
+    checked in parts (its buckets, its batches of rows)."""
+    merged: dict[tuple[str, str | None, str], Violation] = {}
+    for v in problems:
+        key = (v.table, v.column, v.problem)
+        if key not in merged:
+            merged[key] = Violation(v.table, v.column, v.problem, v.fix, list(v.examples),
+                                    v.count)
+            continue
+        known = merged[key]
+        known.examples[:] = (known.examples + v.examples)[:MAX_EXAMPLES]
+        merged[key] = Violation(known.table, known.column, known.problem, known.fix,
+                                known.examples, known.count + v.count)
+    return list(merged.values())

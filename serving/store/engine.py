@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from features.sources.readers import engine_url, redact_url
+from features.sources.database import engine_url, redact_url
 from serving.store.models import ScoreStoreError
 
 _dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False,

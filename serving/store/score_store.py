@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from features.atomic import is_disk_full
 from features.point_in_time.evidence import AccountEvidence
-from features.sources.readers import redact_url
+from features.sources.database import redact_url
 from serving.store.engine import create_engine, sqlite_file
 from serving.store.models import (
     MAX_HISTORY,

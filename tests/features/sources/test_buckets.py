@@ -10,11 +10,13 @@ import zlib
 
 import pandas as pd
 import pytest
-from tiny_sources import DATA_END, write_sqlite
+import sqlalchemy as sa
+from tiny_sources import DATA_END, tiny_tables, write_sqlite
 
 from features.errors import ConfigError, DataContractError, SourceNotFoundError, Violation
 from features.sources import partitioning
 from features.sources.buckets import bucket_of, load_bucket, read_manifest
+from features.sources.database import engine_url
 from features.sources.fingerprint import digest
 from features.sources.loading import load_sources
 from features.sources.partitioning import partition
@@ -164,12 +166,69 @@ def test_problems_of_every_bucket_are_reported_together_by_source_row(make_sourc
         assert sorted(found[key].examples) == sorted(violation.examples), key
 
 
-def test_a_database_partitions_like_its_whole_load(tmp_path):
+def test_a_database_streams_into_buckets_with_its_whole_loads_facts(tmp_path, monkeypatch):
+    """Read two rows at a time off the cursor, a database's buckets add up to its whole
+    load, its values typed as reading it whole types them."""
+    monkeypatch.setattr(partitioning, "BATCH_ROWS", 2)
     url = write_sqlite(tmp_path / "crm.db")
     whole = load_sources(url, DATA_END)
     manifest = partition(url, tmp_path / "parts", 3, DATA_END)
     assert manifest.fingerprints == whole.fingerprints()
     assert manifest.rows == {n: len(f) for n, f in whole.tables.items()}
+    assert manifest.table_ends == whole.table_ends
+    assert manifest.history_start == whole.history_start()
+    assert manifest.event_counts == whole.tables["usage_events"]["event_type"] \
+        .value_counts().to_dict()
+    assert manifest.source == url
+    bucketed = pd.concat([load_bucket(tmp_path / "parts", b).tables["usage_events"]
+                          for b in range(3)], ignore_index=True)
+    key = list(bucketed.columns)  # each bucket has its own categories: compare as text
+    pd.testing.assert_frame_equal(
+        bucketed.astype("str").sort_values(key).reset_index(drop=True),
+        whole.tables["usage_events"].astype("str").sort_values(key).reset_index(drop=True))
+
+
+def test_a_postgresql_source_streams_into_buckets_with_its_whole_loads_facts(
+        postgres_url, tiny_dir, tmp_path, monkeypatch):
+    """Typed columns as a real server gives them (timestamps with time zone, numbers,
+    booleans), read two rows at a time off a server-side cursor."""
+    monkeypatch.setattr(partitioning, "BATCH_ROWS", 2)
+    typed = load_sources(tiny_dir).tables
+    engine = sa.create_engine(engine_url(postgres_url))
+    try:
+        with engine.begin() as conn:
+            for name, frame in typed.items():
+                frame.to_sql(name, conn, index=False)
+        whole = load_sources(postgres_url, DATA_END)
+        manifest = partition(postgres_url, tmp_path / "parts", 3, DATA_END)
+    finally:
+        with engine.begin() as conn:
+            for name in typed:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()
+    assert manifest.fingerprints == whole.fingerprints()
+    assert manifest.rows == {n: len(f) for n, f in typed.items()}
+    assert manifest.table_ends == whole.table_ends
+    assert manifest.history_start == whole.history_start()
+
+
+def test_a_databases_unparseable_values_are_named_by_row_as_a_whole_load_names_them(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(partitioning, "BATCH_ROWS", 2)
+    tables = tiny_tables()
+    tables["usage_events"] = tables["usage_events"].astype(object)
+    tables["usage_events"].loc[len(tables["usage_events"]) - 1, "quantity"] = "lots"
+    tables["subscriptions"] = tables["subscriptions"].astype(object)
+    tables["subscriptions"].loc[2, "start_date"] = "soon"
+    url = write_sqlite(tmp_path / "crm.db", tables)
+    with pytest.raises(DataContractError) as whole:
+        load_sources(url, DATA_END)
+    with pytest.raises(DataContractError) as split:
+        partition(url, tmp_path / "parts", 3, DATA_END)
+    unparsed = [v.render() for v in whole.value.violations if v.problem.startswith("values")]
+    assert len(unparsed) == 2
+    assert [v.render() for v in split.value.violations] == unparsed
+    assert not (tmp_path / "parts").exists() and not list(tmp_path.glob(".*partial"))
 
 
 def test_an_empty_or_missing_table_is_refused_as_a_whole_load_refuses_it(make_sources,

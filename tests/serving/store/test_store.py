@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 import serving.store.score_store as store_module
 from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
-from features.sources.readers import engine_url
+from features.sources.database import engine_url
 from serving.risk import Bands, Reason, RiskScore
 from serving.store.score_store import (
     AccountInfo,

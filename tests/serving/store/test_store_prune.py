@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
-from features.sources.readers import engine_url
+from features.sources.database import engine_url
 from serving.risk import Bands, Reason, RiskScore
 from serving.store.monitoring import ShadowScore
 from serving.store.schema import metadata, scoring_runs
