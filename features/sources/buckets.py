@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError, SourceNotFoundError
+from features.errors import ConfigError, DataContractError, SourceNotFoundError, Violation
 from features.sources.contract import TABLES
 from features.sources.loading import Sources, sources_of
 from features.sources.readers import OUTCOME_TABLES, PARTITIONED_MARK, RawSources, RawTable
 from features.sources.usage_reach import UsageReach, trim_usage
+from features.sources.validation import merged
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,23 @@ def load_bucket(directory: str | Path, bucket: int, manifest: Manifest | None = 
               for name in TABLES if (root / name).is_dir()}
     return _with_base_facts(RawSources(f"{root}#bucket={bucket}", tables, manifest.data_end),
                             manifest)
+
+
+def check_buckets(directory: str | Path, manifest: Manifest | None = None) -> None:
+    """Check every bucket as `load_bucket` checks it and raise their problems together,
+    each example naming its bucket, as `churnlens partition` reports a source's."""
+    root = Path(directory)
+    manifest = manifest or read_manifest(root)
+    problems: list[Violation] = []
+    for bucket in range(manifest.buckets):
+        try:
+            load_bucket(root, bucket, manifest)
+        except DataContractError as exc:
+            problems += [dataclasses.replace(v, examples=[f"bucket {bucket}, {e}"
+                                                          for e in v.examples])
+                         for v in exc.violations]
+    if problems:
+        raise DataContractError(merged(problems))
 
 
 def load_outcomes(directory: str | Path, manifest: Manifest | None = None) -> Sources:

@@ -15,7 +15,7 @@ from tiny_sources import DATA_END, tiny_tables, write_sqlite
 
 from features.errors import ConfigError, DataContractError, SourceNotFoundError, Violation
 from features.sources import partitioning
-from features.sources.buckets import bucket_of, load_bucket, read_manifest
+from features.sources.buckets import bucket_of, check_buckets, load_bucket, read_manifest
 from features.sources.database import engine_url
 from features.sources.fingerprint import digest
 from features.sources.loading import load_sources
@@ -250,6 +250,26 @@ def test_an_empty_or_missing_table_is_refused_as_a_whole_load_refuses_it(make_so
     assert [v.problem for v in gone.value.violations] == [
         f"the mandatory table is missing from {source}"]
     assert not (tmp_path / "parts").exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_checking_the_buckets_again_reports_every_bad_bucket_at_once(tiny_dir, tmp_path):
+    """A partitioned base damaged after it was written (a bucket's accounts doubled in
+    two buckets) is reported whole, each example naming its bucket."""
+    out = tmp_path / "parts"
+    partition(tiny_dir, out, 3)
+    check_buckets(out)  # as written, every bucket holds
+    damaged = sorted({int(b) for b in bucket_of(["A1", "A2", "A3"], 3)})[:2]
+    assert len(damaged) == 2
+    for bucket in damaged:
+        file = out / "accounts" / f"bucket={bucket:03d}" / "part-0.parquet"
+        frame = pd.read_parquet(file)
+        pd.concat([frame, frame]).to_parquet(file, index=False)
+    with pytest.raises(DataContractError) as caught:
+        check_buckets(out)
+    [violation] = [v for v in caught.value.violations if v.problem == "duplicate primary keys"]
+    assert violation.count == sum(
+        len(pd.read_parquet(out / "accounts" / f"bucket={b:03d}")) for b in damaged)
+    assert {e.split(",")[0] for e in violation.examples} == {f"bucket {b}" for b in damaged}
 
 
 def test_a_data_contract_error_survives_pickling_whole(make_sources):
