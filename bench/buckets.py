@@ -17,10 +17,7 @@ the LocalCluster(2) build within 1.3x of the buckets in turn.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,22 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-CHURNLENS = str(Path(sys.executable).with_name("churnlens"))
-
-
-def run(step: str, *args: str | Path, home: Path) -> float:
-    """One `churnlens` command in a new process: its seconds and peak RSS."""
-    began = time.perf_counter()
-    process = subprocess.Popen([CHURNLENS, "-q", *map(str, args)],
-                               env={**os.environ, "CHURNLENS_HOME": str(home)},
-                               stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{step} failed")
-    print(f"{step:<40} {seconds:>8.1f} s {usage.ru_maxrss / 2**20:>8.2f} GiB peak RSS",
-          flush=True)
-    return seconds
+from harness.steps import run_step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,27 +42,28 @@ def main(argv: list[str] | None = None) -> None:
         began = time.perf_counter()
         # Every step is a new process and this one stays small: a child's peak RSS
         # (wait4) starts from this process's size when it is forked.
-        run("simulate", "simulate", "--accounts", str(args.accounts), "--seed",
-            str(args.seed), "--start", "2023-01-01", "--end", "2025-12-31", "--out",
-            root / "sources", home=root)
+        run_step("simulate", "simulate", "--accounts", str(args.accounts), "--seed",
+                 str(args.seed), "--start", "2023-01-01", "--end", "2025-12-31", "--out",
+                 root / "sources", home=root)
         rows = pq.ParquetFile(root / "sources" / "usage_events.parquet").metadata.num_rows
         print(f"{args.accounts:,} accounts, {rows:,} usage rows simulated in "
               f"{time.perf_counter() - began:.0f} s")
         if args.one_pass:
-            run("build, one pass", "build", "--data", root / "sources",
-                "--out", root / "whole.parquet", home=root)
-        run(f"partition --buckets {args.buckets}", "partition", "--data", root / "sources",
-            "--out", root / "parts", "--buckets", str(args.buckets), home=root)
-        loop = run(f"build, {args.buckets} buckets in turn", "build", "--data", root / "parts",
-                   "--out", root / "bucketed.parquet", home=root)
-        dask = run("build, --cluster local:2", "build", "--data", root / "parts",
-                   "--cluster", "local:2", "--out", root / "dask.parquet", home=root)
+            run_step("build, one pass", "build", "--data", root / "sources",
+                     "--out", root / "whole.parquet", home=root)
+        run_step(f"partition --buckets {args.buckets}", "partition", "--data",
+                 root / "sources", "--out", root / "parts", "--buckets", str(args.buckets),
+                 home=root)
+        loop, _ = run_step(f"build, {args.buckets} buckets in turn", "build", "--data",
+                           root / "parts", "--out", root / "bucketed.parquet", home=root)
+        dask, _ = run_step("build, --cluster local:2", "build", "--data", root / "parts",
+                           "--cluster", "local:2", "--out", root / "dask.parquet", home=root)
         print(f"LocalCluster(2) build / buckets in turn: {dask / loop:.2f}x")
-        run("train", "train", "--training-set", root / "bucketed.parquet", home=root)
-        run("score, buckets in turn", "score", "--data", root / "parts", "--no-monitor",
-            "--no-alerts", home=root)
-        run("score, --cluster local:2", "score", "--data", root / "parts", "--cluster",
-            "local:2", "--no-monitor", "--no-alerts", home=root)
+        run_step("train", "train", "--training-set", root / "bucketed.parquet", home=root)
+        run_step("score, buckets in turn", "score", "--data", root / "parts", "--no-monitor",
+                 "--no-alerts", home=root)
+        run_step("score, --cluster local:2", "score", "--data", root / "parts", "--cluster",
+                 "local:2", "--no-monitor", "--no-alerts", home=root)
         print(f"the two runs equal: {_runs_equal(root / 'scores.db')}")
         bucketed = pd.read_parquet(root / "bucketed.parquet")
         for other in ("whole", "dask") if args.one_pass else ("dask",):

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Text, not a Path: a Path would fold the `//` of a URL such as sqlite:///crm.db.
 DataOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--data", help="Source-table directory or SQLAlchemy URL "
                  "(default <home>/sources).", show_default=False),
 ]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from features.atomic import atomic_write_text
-from features.cli import ClusterOption
+from features.cli import ClusterOption, DataOption
 from serving.access import commands as access_commands
 from serving.access.commands import EXAMPLE_REQUEST
 from serving.alerts import commands as alert_commands
@@ -49,9 +49,7 @@ def score(
     as_of: Annotated[str | None, typer.Option(help="Score as of this day, YYYY-MM-DD "
                                               "(default: the day after the data ends).",
                                               show_default=False)] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
-                                              "SQLAlchemy URL (default <home>/sources).",
-                                              show_default=False)] = None,
+    data: DataOption = None,
     shadow: Annotated[str | None, typer.Option(
         help="Also score the same accounts with the model of this alias (e.g. challenger) "
              "and store its scores as a shadow run, never shown to CSMs, so `churnlens "

@@ -1,6 +1,6 @@
-"""What every benchmark of a running service needs: servers started and stopped here
-(`servers`), wrk driving them (`wrk`), /proc read for CPU and memory (`procfs`), and
-in-process timing (`inprocess`). No benchmark scenario lives here."""
+"""What the benchmarks share: servers started and stopped here (`servers`), wrk driving
+them (`wrk`), /proc read for CPU and memory (`procfs`), in-process timing (`inprocess`),
+and a `churnlens` command timed as one step (`steps`). No benchmark scenario lives here."""
 
 from pathlib import Path
 

@@ -282,10 +282,10 @@ def backtest_command(
                                                  "rules).", show_default=False)] = None,
     last: Annotated[int, typer.Option(min=2, max=1000, help="Replay the newest this many "
                                       "stored runs.")] = 24,
-    data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
-                                              "SQLAlchemy URL with the renewal outcomes "
-                                              "(default <home>/sources).",
-                                              show_default=False)] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Source-table directory or "
+                                             "SQLAlchemy URL with the renewal outcomes "
+                                             "(default <home>/sources).",
+                                             show_default=False)] = None,
 ) -> None:
     """Replay the rules over the stored runs and print, per rule, how often the accounts
     alerted churned at their renewal against the base rate (lift), the lead time and the

@@ -9,10 +9,11 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from features.cli import DataOption
 
 if TYPE_CHECKING:
     from features.sources.loading import Sources
@@ -33,9 +34,7 @@ def monitor(
                                             show_default=False)] = None,
     last: Annotated[int, typer.Option(min=1, max=1000, help="How many of the newest runs "
                                       "to judge again.")] = RUNS_JUDGED,
-    data: Annotated[Path | None, typer.Option("--data", help="Source-table directory or "
-                                              "SQLAlchemy URL (default <home>/sources).",
-                                              show_default=False)] = None,
+    data: DataOption = None,
     mlflow: Annotated[bool, typer.Option(help="Log the judgements to each model version's "
                                          "monitoring run in MLflow.")] = True,
 ) -> None:

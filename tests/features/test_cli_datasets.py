@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_sources import DATA_END, write_sqlite
 
 SMALL = ("--accounts", "80", "--start", "2023-01-01", "--end", "2024-12-31", "--seed", "3")
 
@@ -168,3 +169,18 @@ def test_partition_then_build_gives_the_same_training_set_file(run_cli, isolated
     assert "checked bucket by bucket (5 buckets)" in checked.out
     # the same summary: tables, spans, segments, terms and retention
     assert checked.out.split("\n", 1)[1] == whole_checked.out.split("\n", 1)[1]
+
+
+def test_data_takes_a_database_url_as_written(run_cli, tmp_path):
+    """--data is text: a Path would fold sqlite:///x into sqlite:/x."""
+    url = write_sqlite(tmp_path / "crm.db")
+    checked = run_cli("validate", "--data", url, "--data-end", DATA_END)
+    assert checked.code == 0, checked.err
+    parts = tmp_path / "parts"
+    split = run_cli("partition", "--data", url, "--data-end", DATA_END, "--out", parts,
+                    "--buckets", "3")
+    assert split.code == 0, split.err
+    assert split.out.startswith(f"{url}: ") and (parts / "buckets.json").is_file()
+    built = run_cli("build", "--data", url, "--data-end", DATA_END, "--out",
+                    tmp_path / "set.parquet")
+    assert built.code == 0, built.err
