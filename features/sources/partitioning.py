@@ -190,7 +190,12 @@ def _database_batches(frames: Iterable[pd.DataFrame], table: Table,
         problems += bad
         with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
             warnings.filterwarnings("ignore", message=".*drops timezone information")
-            yield pa.Table.from_pandas(typed[present], preserve_index=False)
+            read = pa.Table.from_pandas(typed[present], preserve_index=False)
+        # A categorical's codes are as wide as its batch's categories need: one width for
+        # every batch, so the bucket's batches join.
+        yield read.cast(pa.schema([
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
+            if pa.types.is_dictionary(f.type) else f for f in read.schema]))
 
 
 def _batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:

@@ -188,6 +188,21 @@ def test_a_database_streams_into_buckets_with_its_whole_loads_facts(tmp_path, mo
         whole.tables["usage_events"].astype("str").sort_values(key).reset_index(drop=True))
 
 
+def test_a_databases_batches_join_whatever_categories_each_holds(tmp_path, monkeypatch):
+    """A batch with 150 event types stores its codes wider than one with a single type."""
+    monkeypatch.setattr(partitioning, "BATCH_ROWS", 150)
+    tables = tiny_tables()
+    many = pd.DataFrame({"account_id": "A1", "user_id": "u1",
+                         "timestamp": "2023-05-01", "quantity": "1",
+                         "event_type": [f"feature_{i}" for i in range(150)] + ["login"] * 10})
+    tables["usage_events"] = pd.concat([many, tables["usage_events"]], ignore_index=True)
+    url = write_sqlite(tmp_path / "crm.db", tables)
+    manifest = partition(url, tmp_path / "parts", 2, DATA_END)
+    assert len(manifest.event_counts) == 150 + len(
+        set(tiny_tables()["usage_events"]["event_type"]) - {"login"}) + 1
+    assert manifest.fingerprints == load_sources(url, DATA_END).fingerprints()
+
+
 def test_a_postgresql_source_streams_into_buckets_with_its_whole_loads_facts(
         postgres_url, tiny_dir, tmp_path, monkeypatch):
     """Typed columns as a real server gives them (timestamps with time zone, numbers,
