@@ -6,6 +6,7 @@ Commands only parse options and call library functions; heavy imports stay insid
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from enum import StrEnum
 from pathlib import Path
@@ -181,10 +182,9 @@ def build(
 
     from features.distributed.cluster import bucket_runner, parse_cluster
     from features.errors import ConfigError
-    from features.point_in_time.artifacts import write_training_set
-    from features.point_in_time.bucketed import build_bucketed
+    from features.point_in_time.artifacts import manifest_path, write_training_set
+    from features.point_in_time.bucketed import write_bucketed
     from features.point_in_time.spec import TrainingSetSpec
-    from features.point_in_time.spine import IDENTITY_COLUMNS
     from features.point_in_time.training_set import build_training_set
     from features.settings import get_settings
     from features.sources.buckets import is_partitioned, read_manifest
@@ -208,9 +208,10 @@ def build(
     if is_partitioned(location):
         refuse_data_end(location, data_end)
         with bucket_runner(where) as runner:
-            frame = build_bucketed(location, spec, runner=runner, progress=lambda done, total:
-                                   log.info("built bucket %d of %d", done, total))
-        sources = read_manifest(location).whole_base(location)
+            path = write_bucketed(location, spec, read_manifest(location).whole_base(location),
+                                  runner=runner, workspace=settings.home, out=out,
+                                  progress=lambda done, total:
+                                  log.info("built bucket %d of %d", done, total))
     else:
         if cluster is not None and where.kind != "none":  # the variable's default is moot
             raise ConfigError(f"--cluster {where} works on account buckets, and {location} "
@@ -221,11 +222,10 @@ def build(
         frame = build_training_set(sources, spec, timings)
         log.info("build time by step: %s",
                  ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
-    path = write_training_set(frame, spec, sources, workspace=settings.home, out=out)
-    labelled = frame["churned"].notna()
-    typer.echo(f"{len(frame):,} snapshots ({int(labelled.sum()):,} labelled, "
-               f"{int(frame['churned'][labelled].astype(bool).sum()):,} churned) "
-               f"with {frame.shape[1] - len(IDENTITY_COLUMNS)} features.")
+        path = write_training_set(frame, spec, sources, workspace=settings.home, out=out)
+    written = json.loads(manifest_path(path).read_text())
+    typer.echo(f"{written['rows']:,} snapshots ({written['labelled']:,} labelled, "
+               f"{written['churned']:,} churned) with {len(written['features'])} features.")
     typer.echo(str(path))
 
 

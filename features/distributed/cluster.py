@@ -70,23 +70,38 @@ def parse_cluster(value: str | None) -> ClusterChoice:
 
 
 class Runner(Protocol):
-    """Runs one function over items, returning the results in the items' order."""
+    """Runs one function over items: `each` yields (item's index, result) as each is
+    done, so a caller can write and drop results one at a time; `map` returns them all
+    in the items' order."""
+
+    def each(self, fn: Callable[..., T], items: Sequence[Any],
+             progress: Progress | None = None, **shared: Any) -> Iterator[tuple[int, T]]: ...
 
     def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
             **shared: Any) -> list[T]: ...
 
 
+def in_order(done: Iterator[tuple[int, T]], count: int) -> list[T]:
+    """The results of `each` in their items' order."""
+    results: list[Any] = [None] * count
+    for index, result in done:
+        results[index] = result
+    return results
+
+
 class InProcess:
     """Each item in turn, here: peak memory is one item's."""
 
+    def each(self, fn: Callable[..., T], items: Sequence[Any],
+             progress: Progress | None = None, **shared: Any) -> Iterator[tuple[int, T]]:
+        for index, item in enumerate(items):
+            yield index, fn(item, **shared)
+            if progress is not None:
+                progress(index + 1, len(items))
+
     def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
             **shared: Any) -> list[T]:
-        out = []
-        for done, item in enumerate(items, start=1):
-            out.append(fn(item, **shared))
-            if progress is not None:
-                progress(done, len(items))
-        return out
+        return in_order(self.each(fn, items, progress, **shared), len(items))
 
 
 class OnDask:
@@ -96,28 +111,31 @@ class OnDask:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
-            **shared: Any) -> list[T]:
+    def each(self, fn: Callable[..., T], items: Sequence[Any],
+             progress: Progress | None = None, **shared: Any) -> Iterator[tuple[int, T]]:
         from distributed import as_completed
 
         if not items:
-            return []
+            return
         # each value whole (scatter splits a bare list or dict into futures of its own)
         sent = {name: self.client.scatter([value], broadcast=True, hash=False)[0]
                 for name, value in shared.items()}
         futures = self.client.map(fn, list(items), pure=False, **sent)
         index = {future.key: i for i, future in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
         try:
             for done, future in enumerate(as_completed(futures), start=1):
-                results[index[future.key]] = _result(future)
-                future.release()
+                result = _result(future)
+                future.release()  # the worker lets go of it once it is here
+                yield index[future.key], result
                 if progress is not None:
                     progress(done, len(futures))
         finally:
             for future in futures:
                 future.release()
-        return results
+
+    def map(self, fn: Callable[..., T], items: Sequence[Any], progress: Progress | None = None,
+            **shared: Any) -> list[T]:
+        return in_order(self.each(fn, items, progress, **shared), len(items))
 
 
 def _result(future: Any) -> Any:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.atomic import atomic_write_all
 from features.errors import SourceNotFoundError
@@ -30,9 +36,19 @@ MANIFEST_SUFFIX = ".manifest.json"
 def content_hash(frame: pd.DataFrame) -> str:
     """A hash of the values, column names and dtypes: equal frames give equal names."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(_dtypes_json(frame))
+    digest.update(_row_hashes(frame))
     return digest.hexdigest()[:16]
+
+
+def _dtypes_json(frame: pd.DataFrame) -> bytes:
+    return json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode()
+
+
+def _row_hashes(frame: pd.DataFrame) -> bytes:
+    """Each row's hash, from its values alone (categories by value), so the rows' hashes
+    in pieces are those of the rows whole."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
 
 
 def manifest_path(parquet: Path) -> Path:
@@ -48,11 +64,10 @@ def write_training_set(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sour
     defaulting to the active settings' home.
     """
     digest = content_hash(frame)
-    if out is None:
-        home = workspace if workspace is not None else get_settings().home
-        out = home / "training_sets" / spec.name / f"{digest}.parquet"
+    out = out if out is not None else training_set_folder(spec, workspace) / f"{digest}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    manifest = build_manifest(frame, spec, sources, digest)
+    manifest = build_manifest(frame[["as_of", "churned"]], frame.iloc[:0], spec, sources,
+                              digest)
     # Both written before either is renamed: a full disk leaves the old pair, or none.
     atomic_write_all([
         (out, lambda path: frame.to_parquet(path, index=False)),
@@ -60,6 +75,61 @@ def write_training_set(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sour
          lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
     ])
     return out
+
+
+def write_training_set_pieces(pieces: Iterable[pd.DataFrame], spec: TrainingSetSpec,
+                              sources: Sources, *, workspace: Path | None = None,
+                              out: Path | None = None) -> Path:
+    """`write_training_set` of the pieces joined, given in row order, holding one at a
+    time: the same file contents, name and manifest. Every piece has the same columns,
+    dtypes and categories; each is written, hashed and counted as it passes."""
+    folder = out.parent if out is not None else training_set_folder(spec, workspace)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix=".pieces.", suffix=".tmp")
+    os.close(handle)
+    staged, writer = Path(name), None
+    hashed = hashlib.sha256()
+    counts, shape = [], None
+    try:
+        for piece in pieces:
+            if writer is None:
+                shape = piece.iloc[:0]
+                hashed.update(_dtypes_json(piece))
+                schema = to_arrow(piece).schema
+                writer = pq.ParquetWriter(staged, schema)
+            hashed.update(_row_hashes(piece))
+            writer.write_table(to_arrow(piece, schema))
+            counts.append(piece[["as_of", "churned"]])
+        if writer is None or shape is None:
+            raise ValueError("a training set needs at least one piece of rows")
+        writer.close()
+        digest = hashed.hexdigest()[:16]
+        out = out if out is not None else folder / f"{digest}.parquet"
+        manifest = build_manifest(pd.concat(counts, ignore_index=True), shape, spec, sources,
+                                  digest)
+        atomic_write_all([
+            (out, lambda path: os.replace(staged, path)),
+            (manifest_path(out),
+             lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
+        ])
+        return out
+    finally:
+        if writer is not None:
+            writer.close()
+        staged.unlink(missing_ok=True)
+
+
+def to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
+    """The frame as an Arrow table, as `DataFrame.to_parquet` converts it."""
+    with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
+        warnings.filterwarnings("ignore", message=".*drops timezone information")
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+def training_set_folder(spec: TrainingSetSpec, workspace: Path | None = None) -> Path:
+    """Where training sets of `spec`'s name live: `<workspace>/training_sets/<name>`."""
+    home = workspace if workspace is not None else get_settings().home
+    return home / "training_sets" / spec.name
 
 
 def read_training_set(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -73,12 +143,14 @@ def read_training_set(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pd.read_parquet(path), manifest
 
 
-def build_manifest(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sources,
-                   digest: str) -> dict[str, Any]:
-    features = [c for c in frame.columns if c not in IDENTITY_COLUMNS]
-    labelled = frame["churned"].notna()
-    churned = frame["churned"].fillna(False).astype(bool)
-    by_month = pd.DataFrame({"month": frame["as_of"].dt.strftime("%Y-%m"),
+def build_manifest(counts: pd.DataFrame, shape: pd.DataFrame, spec: TrainingSetSpec,
+                   sources: Sources, digest: str) -> dict[str, Any]:
+    """The manifest of a training set: `counts` holds its as_of and churned columns,
+    `shape` its columns, dtypes and categories (no rows needed)."""
+    features = [c for c in shape.columns if c not in IDENTITY_COLUMNS]
+    labelled = counts["churned"].notna()
+    churned = counts["churned"].fillna(False).astype(bool)
+    by_month = pd.DataFrame({"month": counts["as_of"].dt.strftime("%Y-%m"),
                              "labelled": labelled, "churned": churned})
     monthly = by_month.groupby("month", sort=True)[["labelled", "churned"]].sum()
     return {
@@ -93,11 +165,11 @@ def build_manifest(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sources,
                                    for k, v in sorted(sources.table_ends.items())},
                     "warnings": list(sources.warnings),
                     "fingerprints": sources.fingerprints()},
-        "rows": len(frame),
+        "rows": len(counts),
         "labelled": int(labelled.sum()),
         "churned": int(churned.sum()),
         "unlabelled": int((~labelled).sum()),
-        "as_of": sorted({d.date().isoformat() for d in frame["as_of"]}),
+        "as_of": sorted({d.date().isoformat() for d in counts["as_of"]}),
         "label_rate_by_month": {
             month: {"labelled": int(row.labelled), "churned": int(row.churned),
                     "rate": row.churned / row.labelled if row.labelled else None}
@@ -105,9 +177,9 @@ def build_manifest(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sources,
         },
         "key_features": key_features_in(features),
         "features": features,
-        "dtypes": {c: str(frame[c].dtype) for c in frame.columns},
-        "categories": {c: [str(v) for v in frame[c].cat.categories]
-                       for c in features if isinstance(frame[c].dtype, pd.CategoricalDtype)},
+        "dtypes": {c: str(shape[c].dtype) for c in shape.columns},
+        "categories": {c: [str(v) for v in shape[c].cat.categories]
+                       for c in features if isinstance(shape[c].dtype, pd.CategoricalDtype)},
     }
 
 

@@ -2,25 +2,38 @@
 
 Every feature reads one account's own records, so a bucket builds alone: the snapshot
 dates and key features come from the manifest (the whole base's), each bucket is loaded,
-built and released in turn, and the rows are put in the single-process order (as_of,
-then account id). Peak memory is set by one bucket's sources, not by the base. On a
-Dask cluster (`features.distributed`) each bucket is one task and the rows come back
-to the caller, which joins them the same way.
+built and released in turn, its rows set aside on disk, and the rows are then written
+an as_of at a time in the single-process order (as_of, then account id). Peak memory is
+set by one bucket's sources and one as_of's rows, not by the base. On a Dask cluster
+(`features.distributed`) each bucket is one task and its rows come back to the caller,
+which sets them aside as they arrive.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from features.distributed.cluster import InProcess, Progress, Runner
+from features.errors import ConfigError
+from features.point_in_time.artifacts import (
+    to_arrow,
+    training_set_folder,
+    write_training_set_pieces,
+)
 from features.point_in_time.build import explicit_key_features, key_features_by_use
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_rows, snapshots_start
 from features.sources.buckets import Manifest, load_bucket, read_manifest
+from features.sources.loading import Sources
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +52,38 @@ def bucketed_plan(manifest: Manifest, spec: TrainingSetSpec
     return dates, keys
 
 
-def build_bucketed(directory: str | Path, spec: TrainingSetSpec,
-                   progress: Progress | None = None,
-                   runner: Runner | None = None) -> pd.DataFrame:
-    """The training set of the partitioned base at `directory`, bucket by bucket, each
-    bucket in turn here or as a task of `runner` (a Dask cluster)."""
+def write_bucketed(directory: str | Path, spec: TrainingSetSpec, sources: Sources, *,
+                   progress: Progress | None = None, runner: Runner | None = None,
+                   workspace: Path | None = None, out: Path | None = None) -> Path:
+    """Build the training set of the partitioned base at `directory` bucket by bucket
+    (here, or as tasks of `runner`, a Dask cluster) and write it as `write_training_set`
+    writes the single-process one: the same file, name and manifest.
+
+    Each bucket's rows are written aside as they arrive, one row group per as_of, then
+    joined an as_of at a time in the single-process order (as_of, then account id), so
+    neither the buckets nor their rows are ever held together."""
     root = str(Path(directory).absolute())  # the path workers see, links and all
     manifest = read_manifest(root)
     dates, keys = bucketed_plan(manifest, spec)
+    folder = out.parent if out is not None else training_set_folder(spec, workspace)
+    folder.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    parts = (runner or InProcess()).map(
-        build_bucket, range(manifest.buckets), progress, directory=root, manifest=manifest,
-        dates=dates, grace_days=spec.grace_days, keys=keys)
-    log.info("built %d buckets in %.1f s", manifest.buckets, time.perf_counter() - began)
-    return combine([p for p in parts if p is not None])
+    with tempfile.TemporaryDirectory(prefix=".bucket-rows-", dir=folder) as aside:
+        parts: dict[int, SetAside] = {}
+        levels = Levels()
+        for index, rows in (runner or InProcess()).each(
+                build_bucket, range(manifest.buckets), progress, directory=root,
+                manifest=manifest, dates=dates, grace_days=spec.grace_days, keys=keys):
+            if rows is not None:
+                levels.add(rows)
+                parts[index] = set_aside(rows, Path(aside) / f"{index:05d}.parquet")
+                del rows
+        log.info("built %d buckets in %.1f s", manifest.buckets, time.perf_counter() - began)
+        if not parts:
+            raise ConfigError(f"{directory} holds no accounts to build a training set from.")
+        ordered = [parts[i] for i in sorted(parts)]
+        return write_training_set_pieces(by_as_of(ordered, levels.categories()), spec,
+                                         sources, workspace=workspace, out=out)
 
 
 def build_bucket(bucket: int, directory: str, manifest: Manifest,
@@ -65,18 +96,64 @@ def build_bucket(bucket: int, directory: str, manifest: Manifest,
     return build_rows(sources, dates, grace_days, keys, None)
 
 
-def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Bucket frames as one, in the single-process order, categories united."""
-    for column in parts[0].columns:
-        if not isinstance(parts[0][column].dtype, pd.CategoricalDtype):
-            continue
-        first = parts[0][column].cat.categories
-        if all(p[column].cat.categories.equals(first) for p in parts):
-            continue  # the catalog fixed them, or every bucket saw every value
-        # Categories read from the data: the whole base's are its sorted values.
-        union = sorted(set().union(*(p[column].cat.categories for p in parts)))
-        for part in parts:
-            part[column] = part[column].cat.set_categories(union)
-    frame = pd.concat(parts, ignore_index=True)
-    order = frame.sort_values(["as_of", "account_id"], kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
+@dataclass
+class SetAside:
+    """A bucket's rows on disk: its file and the row group of each as_of."""
+
+    path: Path
+    groups: dict[pd.Timestamp, int]
+
+
+def set_aside(rows: pd.DataFrame, path: Path) -> SetAside:
+    """Write a bucket's rows with one row group per as_of, each in the rows' order."""
+    table = to_arrow(rows)
+    groups = {}
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for group, (as_of, positions) in enumerate(
+                rows.groupby("as_of", sort=True).indices.items()):
+            writer.write_table(table.take(positions), row_group_size=len(positions))
+            groups[pd.Timestamp(as_of)] = group
+    return SetAside(path, groups)
+
+
+class Levels:
+    """The categories of the joined rows: those every bucket shares (the catalog fixed
+    them, or every bucket saw every value), else the whole base's sorted values."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, pd.Index] = {}
+        self.same: dict[str, bool] = {}
+        self.union: dict[str, set[Any]] = {}
+
+    def add(self, rows: pd.DataFrame) -> None:
+        for column in rows.columns:
+            if not isinstance(rows[column].dtype, pd.CategoricalDtype):
+                continue
+            levels = rows[column].cat.categories
+            self.first.setdefault(column, levels)
+            self.same[column] = self.same.get(column, True) and levels.equals(
+                self.first[column])
+            self.union.setdefault(column, set()).update(levels)
+
+    def categories(self) -> dict[str, list[Any]]:
+        return {c: list(self.first[c]) if self.same[c] else sorted(self.union[c])
+                for c in self.first}
+
+
+def by_as_of(parts: list[SetAside], categories: dict[str, list[Any]]
+             ) -> Iterator[pd.DataFrame]:
+    """Every bucket's rows of one as_of at a time, in the single-process order."""
+    files = [pq.ParquetFile(part.path) for part in parts]
+    try:
+        for as_of in sorted(set().union(*(part.groups for part in parts))):
+            pieces = [file.read_row_group(part.groups[as_of]).to_pandas()
+                      for part, file in zip(parts, files, strict=True)
+                      if as_of in part.groups]
+            for piece in pieces:
+                for column, levels in categories.items():
+                    piece[column] = piece[column].cat.set_categories(levels)
+            rows = pd.concat(pieces, ignore_index=True)
+            yield rows.sort_values("account_id", kind="stable").reset_index(drop=True)
+    finally:
+        for file in files:
+            file.close()
