@@ -143,7 +143,8 @@ class Levels:
 def by_as_of(parts: list[SetAside], categories: dict[str, list[Any]]
              ) -> Iterator[pd.DataFrame]:
     """Every bucket's rows of one as_of at a time, in the single-process order."""
-    files = [pq.ParquetFile(part.path) for part in parts]
+    # not pre-buffered: the buffers read ahead stay with a reader until it is closed
+    files = [pq.ParquetFile(part.path, pre_buffer=False) for part in parts]
     try:
         for as_of in sorted(set().union(*(part.groups for part in parts))):
             pieces = [file.read_row_group(part.groups[as_of]).to_pandas()

@@ -212,10 +212,11 @@ def _batches(path: Path, table: Table, rows: int) -> Iterator[pa.Table]:
         schema = pq.read_schema(path)
         refuse_repeated_columns(path, list(schema.names))
         names = [n for n in schema.names if n in table.column_names]
-        # Read, not mapped: a mapped file's pages stay resident as it is read through,
-        # so the process would grow with the file however small its batches.
+        # Neither mapped nor pre-buffered: a mapped file's pages, and the buffers of the
+        # row groups read ahead, stay with the reader as it goes through the file, so
+        # the process would grow with the file however small its batches.
         file = pq.ParquetFile(path, read_dictionary=dictionary_columns(schema, table),
-                              memory_map=False)
+                              memory_map=False, pre_buffer=False)
         if file.metadata.num_rows == 0:  # no batch to read: the empty table, typed
             yield bytes_as_text(path, file.schema_arrow.empty_table().select(names)
                                  .replace_schema_metadata(None), set(table.column_names))
