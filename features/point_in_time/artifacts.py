@@ -13,13 +13,11 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.atomic import atomic_write_all
@@ -29,6 +27,7 @@ from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.spine import IDENTITY_COLUMNS
 from features.settings import get_settings
 from features.sources.loading import Sources
+from features.sources.readers import to_arrow
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -117,13 +116,6 @@ def write_training_set_pieces(pieces: Iterable[pd.DataFrame], spec: TrainingSetS
         if writer is not None:
             writer.close()
         staged.unlink(missing_ok=True)
-
-
-def to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
-    """The frame as an Arrow table, as `DataFrame.to_parquet` converts it."""
-    with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
-        warnings.filterwarnings("ignore", message=".*drops timezone information")
-        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
 def training_set_folder(spec: TrainingSetSpec, workspace: Path | None = None) -> Path:

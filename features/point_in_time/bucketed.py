@@ -24,16 +24,13 @@ import pyarrow.parquet as pq
 
 from features.distributed.cluster import InProcess, Progress, Runner
 from features.errors import ConfigError
-from features.point_in_time.artifacts import (
-    to_arrow,
-    training_set_folder,
-    write_training_set_pieces,
-)
+from features.point_in_time.artifacts import training_set_folder, write_training_set_pieces
 from features.point_in_time.build import explicit_key_features, key_features_by_use
 from features.point_in_time.spec import TrainingSetSpec
 from features.point_in_time.training_set import build_rows, snapshots_start
 from features.sources.buckets import Manifest, load_bucket, read_manifest
 from features.sources.loading import Sources
+from features.sources.readers import to_arrow
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from features.sources.readers import (
     stated_data_end,
     stated_data_end_of,
     table_file,
+    to_arrow,
 )
 from features.sources.validation import (
     check_values,
@@ -188,9 +188,7 @@ def _database_batches(frames: Iterable[pd.DataFrame], table: Table,
         present = [c for c in table.column_names if c in frame.columns]
         typed, bad = parse_table(table, frame[present])
         problems += bad
-        with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
-            warnings.filterwarnings("ignore", message=".*drops timezone information")
-            read = pa.Table.from_pandas(typed[present], preserve_index=False)
+        read = to_arrow(typed[present])
         # A categorical's codes are as wide as its batch's categories need: one width for
         # every batch, so the bucket's batches join.
         yield read.cast(pa.schema([

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -333,3 +334,12 @@ def _read_database(url: str) -> RawSources:
                                     time.perf_counter() - began)
     log.info("read %d tables from %s", len(tables), redact_url(url))
     return RawSources(redact_url(url), tables, None)
+
+
+def to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
+    """The frame as an Arrow table, as `DataFrame.to_parquet` converts it (its index left out)."""
+    import pyarrow as pa
+
+    with warnings.catch_warnings():  # pyarrow reads tz-aware columns by .values
+        warnings.filterwarnings("ignore", message=".*drops timezone information")
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
