@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,7 @@ def write_training_set(frame: pd.DataFrame, spec: TrainingSetSpec, sources: Sour
     out.parent.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(frame[["as_of", "churned"]], frame.iloc[:0], spec, sources,
                               digest)
-    # Both written before either is renamed: a full disk leaves the old pair, or none.
-    atomic_write_all([
-        (out, lambda path: frame.to_parquet(path, index=False)),
-        (manifest_path(out),
-         lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
-    ])
+    _write_pair(out, lambda path: frame.to_parquet(path, index=False), manifest)
     return out
 
 
@@ -94,10 +89,13 @@ def write_training_set_pieces(pieces: Iterable[pd.DataFrame], spec: TrainingSetS
             if writer is None:
                 shape = piece.iloc[:0]
                 hashed.update(_dtypes_json(piece))
-                schema = to_arrow(piece).schema
+                table = to_arrow(piece)
+                schema = table.schema
                 writer = pq.ParquetWriter(staged, schema)
+            else:
+                table = to_arrow(piece, schema)
             hashed.update(_row_hashes(piece))
-            writer.write_table(to_arrow(piece, schema))
+            writer.write_table(table)
             counts.append(piece[["as_of", "churned"]])
         if writer is None or shape is None:
             raise ValueError("a training set needs at least one piece of rows")
@@ -106,16 +104,22 @@ def write_training_set_pieces(pieces: Iterable[pd.DataFrame], spec: TrainingSetS
         out = out if out is not None else folder / f"{digest}.parquet"
         manifest = build_manifest(pd.concat(counts, ignore_index=True), shape, spec, sources,
                                   digest)
-        atomic_write_all([
-            (out, lambda path: os.replace(staged, path)),
-            (manifest_path(out),
-             lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
-        ])
+        _write_pair(out, lambda path: os.replace(staged, path), manifest)
         return out
     finally:
         if writer is not None:
             writer.close()
         staged.unlink(missing_ok=True)
+
+
+def _write_pair(out: Path, write: Callable[[Path], object], manifest: dict[str, Any]) -> None:
+    """The training set (`write` puts it at the path given) and its manifest, both written
+    before either is renamed: a full disk leaves the old pair, or none."""
+    atomic_write_all([
+        (out, write),
+        (manifest_path(out),
+         lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n")),
+    ])
 
 
 def training_set_folder(spec: TrainingSetSpec, workspace: Path | None = None) -> Path:
