@@ -9,6 +9,11 @@ feature the model was not trained on. Each score is stored with the evidence beh
 the CSM page shows them without reading the sources again. The whole run is written in
 one transaction.
 
+A partitioned base is scored one bucket at a time (here, or a task each on a Dask
+cluster), and each bucket's rows are set aside on disk as it is done
+(`serving.store.spool`), so memory is set by one bucket, not by the book; the run stored
+is the one a single pass gives.
+
 A run reads only the usage it can see (`scoring_reach`): the sources are loaded with that
 reach, and the features and evidence refuse an as_of whose reach starts before the usage
 read (`Sources.require_usage`).
@@ -17,8 +22,10 @@ read (`Sources.require_usage`).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,7 @@ from serving.monitoring.counts import run_counts
 from serving.risk import Bands, RiskScore, explain_matrix, plain
 from serving.store.monitoring import ShadowScore
 from serving.store.score_store import AccountInfo, RenewalDue, ScoreStore, StoredScore
+from serving.store.spool import RunSpool
 from training.model import ChurnRiskModel
 
 log = logging.getLogger(__name__)
@@ -59,11 +67,10 @@ class Shadow:
 
 @dataclass(frozen=True)
 class Scored:
-    """A run's scores, each one's features, its counts for monitoring and shadow scores."""
+    """Scores of a run's accounts, each one's features, shadow scores and alert facts."""
 
     scores: list[StoredScore]
     features: list[dict[str, Any]]
-    counts: dict[str, Any] | None = None
     shadow: list[ShadowScore] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # alert facts by account
 
@@ -113,22 +120,14 @@ def monthly_history(as_of: dt.date, months: int) -> list[dt.date]:
 @dataclass(frozen=True)
 class ScoredPart:
     """The scores of some of a run's accounts (one bucket's, or all), with what the run
-    stores beside them; parts join into the run a single pass would give."""
+    stores beside them; parts are stored as the run a single pass would give
+    (`store_run`)."""
 
-    scored: Scored  # its counts are the run's, made once the parts are joined
+    scored: Scored
     profiled: pd.DataFrame  # the reference profile's features, one row per account
     probability: np.ndarray
     renewals: list[RenewalDue]
     last_records: dict[str, str | None]
-
-
-def score_accounts(sources: Sources, model: ChurnRiskModel, version: str,
-                   as_of: dt.date, bands: Bands, grace_days: int = 30,
-                   shadow: Shadow | None = None) -> Scored:
-    """Scores with reasons for every account active at `as_of`, each one's features, the
-    run's counts over the model's reference bins, and the shadow model's scores."""
-    return joined([score_part(sources, model, version, as_of, bands, grace_days, shadow)],
-                  model).scored
 
 
 def score_part(sources: Sources, model: ChurnRiskModel, version: str, as_of: dt.date,
@@ -169,32 +168,50 @@ def score_part(sources: Sources, model: ChurnRiskModel, version: str, as_of: dt.
         log.info("shadow model %s scored the same %d accounts", shadow.version, len(shadowed))
     profiled = frame[[c for c in (model.profile.features if model.profile else ())
                       if c in frame.columns]]
-    return ScoredPart(Scored(stored, records, None, shadowed,
+    return ScoredPart(Scored(stored, records, shadowed,
                              run_facts(frame, evidence, as_of)),
                       profiled, probability, renewals, records_end)
 
 
-def joined(parts: list[ScoredPart], model: ChurnRiskModel) -> ScoredPart:
-    """Parts as one, in the single-pass order (by account id), with the run's counts."""
-    scores = [s for p in parts for s in p.scored.scores]
-    order = np.argsort(np.array([s.score.account_id for s in scores], dtype=object),
-                       kind="stable")
-    features = [f for p in parts for f in p.scored.features]
-    shadow = sorted((s for p in parts for s in p.scored.shadow), key=lambda s: s.account_id)
-    renewals = sorted((r for p in parts for r in p.renewals),
-                      key=lambda r: r.account.account_id)
-    probability = np.concatenate([p.probability for p in parts])[order]
-    profiled = pd.concat([p.profiled for p in parts], ignore_index=True).iloc[order]
-    counts = (run_counts(model.profile, profiled, probability).to_dict()
-              if model.profile is not None and len(scores) else None)
-    facts = {k: v for p in parts for k, v in p.scored.facts.items()}
-    ends = [p.last_records for p in parts]
-    records_end = {name: max((day for e in ends if (day := e.get(name))), default=None)
-                   for name in dict.fromkeys(n for e in ends for n in e)}
-    scored = Scored([scores[i] for i in order], [features[i] for i in order], counts, shadow,
-                    {k: facts[k] for k in sorted(facts)})
-    return ScoredPart(scored, profiled.reset_index(drop=True), probability, renewals,
-                      records_end)
+class RunTail:
+    """What a run keeps of each part besides its rows (which go to the store piece by
+    piece): the few columns its counts need, its renewals and last records, joined in the
+    single-pass order (by account id) once every part is in."""
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._profiled: list[pd.DataFrame] = []
+        self._probability: list[np.ndarray] = []
+        self._renewals: list[RenewalDue] = []
+        self._ends: list[dict[str, str | None]] = []
+
+    def add(self, part: ScoredPart) -> None:
+        if part.scored.scores:  # an empty part's frame would only change the dtypes
+            self._ids += [s.score.account_id for s in part.scored.scores]
+            self._profiled.append(part.profiled)
+            self._probability.append(part.probability)
+        self._renewals += part.renewals
+        self._ends.append(part.last_records)
+
+    def counts(self, model: ChurnRiskModel) -> dict[str, Any] | None:
+        """The run's counts over the model's reference bins (None without a profile), of
+        its accounts in the single-pass order, as new categories are counted by first
+        appearance."""
+        if model.profile is None or not self._ids:
+            return None
+        order = np.argsort(np.array(self._ids, dtype=object), kind="stable")
+        frame = pd.concat(self._profiled, ignore_index=True).iloc[order]
+        probability = np.concatenate(self._probability)[order]
+        return run_counts(model.profile, frame.reset_index(drop=True), probability).to_dict()
+
+    def renewals(self) -> list[RenewalDue]:
+        return sorted(self._renewals, key=lambda r: r.account.account_id)
+
+    def last_records(self) -> dict[str, str | None]:
+        """Each table's last record day over the parts."""
+        ends = self._ends
+        return {name: max((day for e in ends if (day := e.get(name))), default=None)
+                for name in dict.fromkeys(n for e in ends for n in e)}
 
 
 def renewals_due(sources: Sources, as_of: dt.date, grace_days: int = 30) -> list[RenewalDue]:
@@ -214,9 +231,9 @@ def run_batch(sources: Sources, model: ChurnRiskModel, version: str, store: Scor
     """Score every active account and store the run; nothing is stored if anything fails."""
     started = time.perf_counter()
     as_of = as_of or default_as_of(sources)
-    part = joined([score_part(sources, model, version, as_of, bands, grace_days, shadow)],
-                  model)
-    return store_run(part, model, version, store, as_of, sources.data_end, started)
+    part = score_part(sources, model, version, as_of, bands, grace_days, shadow)
+    return store_run(iter([(0, part)]), model, version, store, as_of, sources.data_end,
+                     started)
 
 
 def run_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
@@ -224,29 +241,26 @@ def run_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
                     grace_days: int = 30, shadow: Shadow | None = None, *,
                     runner: Runner | None = None) -> BatchResult:
     """`run_batch` on a partitioned base, one bucket at a time (here, or a task each on
-    `runner`'s cluster): the same run, with memory set by one bucket's sources."""
+    `runner`'s cluster), each bucket's rows set aside as it is done: the same run, with
+    memory set by one bucket's sources and scores."""
     started = time.perf_counter()
-    data_end = read_manifest(directory).data_end
-    as_of = as_of or day_after(data_end)
-    part = score_partitioned(directory, model, version, as_of, bands, grace_days, shadow,
-                             runner=runner)
-    return store_run(part, model, version, store, as_of, data_end, started)
-
-
-def score_partitioned(directory: str | Path, model: ChurnRiskModel, version: str,
-                      as_of: dt.date, bands: Bands, grace_days: int = 30,
-                      shadow: Shadow | None = None, *, runner: Runner | None = None
-                      ) -> ScoredPart:
-    """Every bucket's part of a run at `as_of`, joined."""
     root = str(Path(directory).absolute())  # the path workers see, links and all
     manifest = read_manifest(root)
-    parts = (runner or InProcess()).map(
+    as_of = as_of or day_after(manifest.data_end)
+    done = (runner or InProcess()).each(
         score_bucket, range(manifest.buckets),
         lambda done, total: log.info("scored bucket %d of %d", done, total),
-        directory=root, manifest=manifest, model=model, version=version,
-        as_of=as_of, bands=bands, grace_days=grace_days, shadow=shadow,
-        reach=scoring_reach(as_of))
-    return joined(parts, model)
+        **_bucket_task(root, manifest, model, version, as_of, bands, grace_days, shadow))
+    return store_run(done, model, version, store, as_of, manifest.data_end, started)
+
+
+def _bucket_task(directory: str, manifest: Manifest, model: ChurnRiskModel, version: str,
+                 as_of: dt.date, bands: Bands, grace_days: int, shadow: Shadow | None
+                 ) -> dict[str, Any]:
+    """The arguments every bucket's task shares."""
+    return {"directory": directory, "manifest": manifest, "model": model,
+            "version": version, "as_of": as_of, "bands": bands, "grace_days": grace_days,
+            "shadow": shadow, "reach": scoring_reach(as_of)}
 
 
 def score_bucket(bucket: int, directory: str, manifest: Manifest, model: ChurnRiskModel,
@@ -257,22 +271,38 @@ def score_bucket(bucket: int, directory: str, manifest: Manifest, model: ChurnRi
     return score_part(sources, model, version, as_of, bands, grace_days, shadow)
 
 
-def store_run(part: ScoredPart, model: ChurnRiskModel, version: str, store: ScoreStore,
-              as_of: dt.date, data_end: pd.Timestamp, started: float) -> BatchResult:
-    """Write a joined run in one transaction; nothing is stored if anything fails."""
-    scored = part.scored.scores
-    if not scored:
-        raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick an "
-                             f"as_of within the data (it ends {data_end.date()}).")
-    run_id = store.write_run(version, as_of, scored, renewals=part.renewals,
-                             counts=part.scored.counts, shadow=part.scored.shadow,
-                             facts=part.scored.facts, last_records=part.last_records,
-                             reference=None if model.profile is None
-                             else model.profile.to_dict())
-    high = sum(s.score.band == "high" for s in scored)
-    return BatchResult(run_id, as_of, version, len(scored), high,
+def store_run(done: Iterator[tuple[int, ScoredPart]], model: ChurnRiskModel, version: str,
+              store: ScoreStore, as_of: dt.date, data_end: pd.Timestamp, started: float
+              ) -> BatchResult:
+    """Store the run of the parts `done` yields (as a runner's `each` does), each part's
+    rows set aside as it comes, so that only one is held at a time, then written in one
+    transaction; nothing is stored if anything fails."""
+    tail = RunTail()
+    high = 0
+    first: list[tuple[str, StoredScore, dict[str, Any]]] = []  # the example's accounts
+    with RunSpool(version, as_of) as spool:
+        for _, part in done:
+            scored = part.scored
+            spool.add(scored.scores, facts=scored.facts, shadow=scored.shadow)
+            tail.add(part)
+            high += sum(s.score.band == "high" for s in scored.scores)
+            first = heapq.nsmallest(2, [*first, *zip((s.score.account_id
+                                                      for s in scored.scores),
+                                                     scored.scores, scored.features,
+                                                     strict=True)],
+                                    key=lambda pair: pair[0])
+            del part, scored
+        if not spool.accounts:
+            raise ChurnlensError(f"No account is active on {as_of}: nothing to score. Pick "
+                                 f"an as_of within the data (it ends {data_end.date()}).")
+        run_id = store.write_spooled(spool, renewals=tail.renewals(),
+                                     counts=tail.counts(model),
+                                     reference=None if model.profile is None
+                                     else model.profile.to_dict(),
+                                     last_records=tail.last_records())
+    return BatchResult(run_id, as_of, version, spool.accounts, high,
                        time.perf_counter() - started,
-                       _example(scored[:2], part.scored.features[:2]))
+                       _example([s for _, s, _ in first], [f for _, _, f in first]))
 
 
 def _example(scored: list[StoredScore], features: list[dict[str, Any]]) -> dict[str, Any]:

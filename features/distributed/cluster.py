@@ -124,9 +124,9 @@ class OnDask:
         index = {future.key: i for i, future in enumerate(futures)}
         try:
             for done, future in enumerate(as_completed(futures), start=1):
-                result = _result(future)
-                future.release()  # the worker lets go of it once it is here
-                yield index[future.key], result
+                # no local name holds the result once it is yielded: the caller's
+                # dropping it frees it while the next one is awaited
+                yield index[future.key], _taken(future)
                 if progress is not None:
                     progress(done, len(futures))
         finally:
@@ -138,12 +138,15 @@ class OnDask:
         return in_order(self.each(fn, items, progress, **shared), len(items))
 
 
-def _result(future: Any) -> Any:
+def _taken(future: Any) -> Any:
+    """The future's result, here; the worker lets go of it."""
     try:
-        return future.result()
+        result = future.result()
     except ModuleNotFoundError as exc:
         raise ChurnlensError(f"A Dask worker cannot import {exc.name}: install churnlens "
                              f"(with the same version) on every worker.") from exc
+    future.release()
+    return result
 
 
 @contextmanager

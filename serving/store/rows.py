@@ -66,7 +66,7 @@ def _is_date(value: object) -> bool:
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
-def check_run(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]) -> None:
+def check_run(model_version: str, as_of: dt.date) -> None:
     """Raise InvalidRunError unless the run header can be stored."""
     if not isinstance(model_version, str) or not model_version.strip():
         raise InvalidRunError(f"A scoring run needs the model version that scored it "
@@ -75,18 +75,24 @@ def check_run(model_version: str, as_of: dt.date, scores: Sequence[StoredScore])
         raise InvalidRunError(f"A scoring run's as_of must be a date, not "
                               f"{type(as_of).__name__} ({as_of!r}); pass e.g. "
                               f"datetime.date(2025, 1, 1). Nothing was written.")
-    if not scores:
+
+
+def check_not_empty(accounts: int) -> None:
+    """Raise InvalidRunError for a run of no accounts."""
+    if not accounts:
         raise InvalidRunError("No scores to store: a scoring run needs at least one account. "
                               "Check that accounts are active at as_of; nothing was written.")
 
 
-def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore]
+def score_rows(model_version: str, as_of: dt.date, scores: Sequence[StoredScore],
+               seen: set[str] | None = None
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """One run's rows of `scores`, `score_reasons` and `score_evidence` (without run_id),
-    or InvalidRunError naming the accounts at fault."""
-    check_run(model_version, as_of, scores)
+    """One run's (or one piece of a run's) rows of `scores`, `score_reasons` and
+    `score_evidence` (without run_id), or InvalidRunError naming the accounts at fault.
+    `seen` holds the accounts of the run's earlier pieces, and gains these."""
+    check_run(model_version, as_of)
     problems = _Problems()
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []

@@ -58,7 +58,7 @@ from serving.store.queries import (
     rows_in,
     run_and_previous,
 )
-from serving.store.rows import reasons_from_json, renewal_rows, score_rows
+from serving.store.rows import check_not_empty, reasons_from_json, renewal_rows
 from serving.store.schema import (
     account_scores,
     metadata,
@@ -67,6 +67,7 @@ from serving.store.schema import (
     score_reasons,
     scoring_runs,
 )
+from serving.store.spool import RunSpool, SpooledPiece
 
 __all__ = [
     "AccountDetail", "AccountInfo", "HistoryPoint", "InvalidQueryError", "InvalidRunError",
@@ -121,32 +122,40 @@ class ScoreStore:
         InvalidRunError (nothing written) for an empty list, a duplicate account, a score
         from another model version or as_of, or an impossible value.
         """
-        rows, details, evidence = score_rows(model_version, as_of, scores)
+        with RunSpool(model_version, as_of) as spool:
+            spool.add(scores, facts=facts, shadow=shadow)
+            return self.write_spooled(spool, created_at, renewals, counts=counts,
+                                      reference=reference, last_records=last_records)
+
+    def write_spooled(self, spool: RunSpool, created_at: dt.datetime | None = None,
+                      renewals: Sequence[RenewalDue] = (), *,
+                      counts: dict[str, Any] | None = None,
+                      reference: dict[str, Any] | None = None,
+                      last_records: dict[str, str | None] | None = None) -> int:
+        """`write_run` of a run set aside piece by piece (`serving.store.spool`): one
+        transaction, holding one piece in memory at a time."""
+        check_not_empty(spool.accounts)
         due = renewal_rows(renewals)
         created = _utc(created_at)
         began = time.perf_counter()
         with self._guard(f"Writing the scoring run to {self.url} failed; nothing was "
                          f"written"), self._engine.begin() as conn:
             inserted = conn.execute(scoring_runs.insert().values(
-                model_version=model_version, as_of=as_of, created_at=created, rows=len(rows),
+                model_version=spool.model_version, as_of=spool.as_of, created_at=created,
+                rows=spool.accounts,
             )).inserted_primary_key
             assert inserted is not None  # an INSERT of one row always has a primary key
             run_id = int(inserted[0])
-            for row in rows:
-                row["run_id"] = run_id
-            for table_rows in (details, evidence, due):
-                for row in table_rows:
-                    row["run_id"] = run_id
-            conn.execute(account_scores.insert(), rows)
-            conn.execute(score_reasons.insert(), details)
-            if evidence:
-                conn.execute(score_evidence.insert(), evidence)
+            for piece in spool:
+                _write_piece(conn, run_id, piece)
             if due:
-                conn.execute(quarter_renewals.insert(), due)
-            write_extras(conn, run_id, counts, reference, shadow, facts, last_records)
+                conn.execute(quarter_renewals.insert(), [{**row, "run_id": run_id}
+                                                         for row in due])
+            write_extras(conn, run_id, counts, reference, (), None, last_records)
         self._after_bulk_load()
         log.info("stored scoring run %d: %d accounts, model %s, as_of %s, in %.2f s",
-                 run_id, len(rows), model_version, as_of, time.perf_counter() - began)
+                 run_id, spool.accounts, spool.model_version, spool.as_of,
+                 time.perf_counter() - began)
         return run_id
 
     def _after_bulk_load(self) -> None:
@@ -329,6 +338,15 @@ class ScoreStore:
         with self._guard(f"Reading the score store at {self.url} failed"), \
                 self._engine.connect() as conn:
             yield conn
+
+
+def _write_piece(conn: sa.Connection, run_id: int, piece: SpooledPiece) -> None:
+    """One spooled piece's rows, inside the run's transaction."""
+    for table, rows in ((account_scores, piece.rows), (score_reasons, piece.details),
+                        (score_evidence, piece.evidence)):
+        if rows:
+            conn.execute(table.insert(), [{**row, "run_id": run_id} for row in rows])
+    write_extras(conn, run_id, None, None, piece.shadow, piece.facts, None)
 
 
 def _disk_full(exc: sa.exc.SQLAlchemyError) -> bool:

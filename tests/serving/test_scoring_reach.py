@@ -11,7 +11,13 @@ from features.point_in_time.evidence import USAGE_DAYS
 from features.point_in_time.families import usage
 from features.point_in_time.families.usage_rows import LOOKBACK_DAYS
 from features.sources.loading import load_sources
-from serving.batch import default_as_of, monthly_history, score_accounts, scoring_reach
+from serving.batch import (
+    ScoredPart,
+    default_as_of,
+    monthly_history,
+    score_part,
+    scoring_reach,
+)
 from serving.risk import Bands
 
 
@@ -31,11 +37,16 @@ def test_scores_from_the_reach_equal_scores_from_every_row(simulated_sources, tr
         as_of if days_before_default else None))
     assert trimmed.usage_from is not None
     assert len(trimmed.tables["usage_events"]) < len(simulated_sources.tables["usage_events"])
-    scored = score_accounts(trimmed, trained_model, "1", as_of, Bands())
-    expected = score_accounts(simulated_sources, trained_model, "1", as_of, Bands())
-    assert scored.scores == expected.scores
-    assert scored.features == expected.features
-    assert scored.counts == expected.counts
+    _assert_same_scores(score_part(trimmed, trained_model, "1", as_of, Bands()),
+                        score_part(simulated_sources, trained_model, "1", as_of, Bands()))
+
+
+def _assert_same_scores(got: ScoredPart, expected: ScoredPart) -> None:
+    assert got.scored.scores == expected.scored.scores and got.scored.scores
+    assert got.scored.features == expected.scored.features
+    assert got.scored.facts == expected.scored.facts
+    assert got.profiled.equals(expected.profiled)  # what the run's counts are made of
+    assert (got.probability == expected.probability).all()
 
 
 @pytest.mark.slow
@@ -43,7 +54,7 @@ def test_scoring_refuses_an_as_of_before_the_usage_read(simulated_sources, train
     as_of = default_as_of(simulated_sources)
     trimmed = load_sources(simulated_sources.location, usage_reach=scoring_reach(as_of))
     with pytest.raises(ChurnlensError, match="needs it from"):
-        score_accounts(trimmed, trained_model, "1", as_of - dt.timedelta(days=1), Bands())
+        score_part(trimmed, trained_model, "1", as_of - dt.timedelta(days=1), Bands())
 
 
 @pytest.mark.slow
@@ -70,7 +81,5 @@ def test_a_reach_for_history_scores_its_earliest_month_as_every_row_does(simulat
                                                                          trained_model):
     earliest = monthly_history(default_as_of(simulated_sources), 3)[0]
     trimmed = load_sources(simulated_sources.location, usage_reach=scoring_reach(None, 3))
-    scored = score_accounts(trimmed, trained_model, "1", earliest, Bands())
-    expected = score_accounts(simulated_sources, trained_model, "1", earliest, Bands())
-    assert scored.scores == expected.scores
-    assert scored.features == expected.features
+    _assert_same_scores(score_part(trimmed, trained_model, "1", earliest, Bands()),
+                        score_part(simulated_sources, trained_model, "1", earliest, Bands()))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-import serving.store.score_store as store_module
+import serving.store.spool as spool_module
 from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from features.sources.database import engine_url
 from serving.risk import Bands, Reason, RiskScore
@@ -397,13 +397,13 @@ def test_a_failure_while_inserting_leaves_no_run_and_no_rows(store, store_url):
 
 def test_a_database_error_mid_run_rolls_back_and_says_so(store, store_url, monkeypatch):
     """The database's own key refuses a duplicate that slipped past the checks."""
-    real = store_module.score_rows
+    real = spool_module.score_rows
 
     def sneak_in_a_duplicate(*args: Any) -> Any:
         rows, details, evidence = real(*args)
         return [*rows, dict(rows[0])], details, evidence
 
-    monkeypatch.setattr(store_module, "score_rows", sneak_in_a_duplicate)
+    monkeypatch.setattr(spool_module, "score_rows", sneak_in_a_duplicate)
     with_evidence = [StoredScore(s.score, s.account, evidence_of(s.account.account_id))
                      for s in BOOK]
     with pytest.raises(ScoreStoreError, match="nothing was written") as caught:
