@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.churnlens-installed
 
-.PHONY: demo test lint typecheck bench notebooks clean-workspace help
+.PHONY: demo test fuzz lint typecheck bench notebooks clean-workspace help
 
 help:
 	@echo "make demo   set up .venv, simulate a customer base and run churnlens end to end"
 	@echo "make test   set up .venv, then lint, type-check and run the whole test suite"
+	@echo "make fuzz   search many fresh inputs for the damaged-source tests (make test replays fixed ones)"
 	@echo "make bench  run the benchmarks under bench/"
 	@echo "make notebooks  open JupyterLab on notebooks/ (127.0.0.1 only), reading workspace/"
 
@@ -46,8 +47,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/deptry .
 
+# The suite tries the same generated inputs on every run (Hypothesis's `ci` profile:
+# derandomised, no example database), so a pass or a failure is reproducible; `make fuzz`
+# searches new inputs of the damaged-source tests, many more of them.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --hypothesis-profile=ci
+
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(STAMP)
+	CHURNLENS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/features/sources/test_damaged_csv.py tests/features/sources/test_damaged_parquet.py
 
 # JupyterLab on notebooks/, listening on 127.0.0.1 only. The kernels find the workspace
 # through CHURNLENS_HOME (default: this repository's workspace/, which `make demo` fills)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +24,11 @@ from features.errors import ChurnlensError
 from features.sources.loading import Sources, load_sources
 from features.sources.usage_reach import UsageReach
 
-# Bounded, so the fuzzing runs in seconds; no example database, so nothing is written
-# into the repository and a run depends only on its seed.
-FUZZ = settings(max_examples=50, deadline=None, database=None,
+# Bounded, so the fuzzing runs in seconds (`make fuzz` sets CHURNLENS_FUZZ_EXAMPLES to
+# search far more); no example database, so nothing is written into the repository and a
+# run depends only on its seed (fixed under `make test`'s `ci` profile).
+FUZZ = settings(max_examples=int(os.environ.get("CHURNLENS_FUZZ_EXAMPLES", "50")),
+                deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 MANDATORY = ("accounts", "subscriptions")
