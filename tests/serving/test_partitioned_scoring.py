@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from books import stored_run
 
 from features.sources.loading import load_sources
 from serving.batch import (
@@ -28,20 +28,6 @@ RUN_TABLES = ("scores", "score_reasons", "score_evidence", "quarter_renewals",
               "run_profiles", "account_facts", "run_sources", "shadow_scores")
 
 
-def stored_run(url: str, run_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row the store holds for the run, without its id, in a fixed order."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {table: sorted(tuple(v for k, v in row._mapping.items() if k != "run_id")
-                                  for row in conn.execute(sa.text(
-                                      f"SELECT * FROM {table} WHERE run_id = :run"),
-                                      {"run": run_id}))
-                    for table in RUN_TABLES}
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def single(simulated_sources, trained_model, tmp_path_factory
            ) -> tuple[BatchResult, dict[str, list[tuple[Any, ...]]], Shadow]:
@@ -51,13 +37,13 @@ def single(simulated_sources, trained_model, tmp_path_factory
     url = f"sqlite:///{tmp_path_factory.mktemp('single') / 'scores.db'}"
     with ScoreStore(url) as store:
         result = run_batch(trimmed, trained_model, "1", store, as_of, Bands(), 30, shadow)
-    return result, stored_run(url, result.run_id), shadow
+    return result, stored_run(url, result.run_id, RUN_TABLES), shadow
 
 
 def _assert_same_run(url: str, got: BatchResult, single: tuple[BatchResult, Any, Shadow]
                      ) -> None:
     expected, rows, _ = single
-    stored = stored_run(url, got.run_id)
+    stored = stored_run(url, got.run_id, RUN_TABLES)
     assert len(stored["scores"]) == expected.accounts == got.accounts > 500
     for table in RUN_TABLES:
         assert stored[table] == rows[table] and rows[table], table

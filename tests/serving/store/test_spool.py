@@ -8,28 +8,14 @@ import errno
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from books import JAN, book
+from books import JAN, book, stored_run
 
-from features.sources.database import engine_url
 from serving.store.models import InvalidRunError, ScoreStoreError
 from serving.store.monitoring import ShadowScore
 from serving.store.spool import RunSpool
 
 RUN_TABLES = ("scores", "score_reasons", "shadow_scores", "account_facts")
 PROBABILITIES = {f"acc-{i:03d}": (i % 89) / 100 for i in range(250)}
-
-
-def _rows(url: str, run_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    engine = sa.create_engine(engine_url(url))
-    try:
-        with engine.connect() as conn:
-            return {t: sorted(tuple(v for k, v in row._mapping.items() if k != "run_id")
-                              for row in conn.execute(sa.text(
-                                  f"SELECT * FROM {t} WHERE run_id = :run"), {"run": run_id}))
-                    for t in RUN_TABLES}
-    finally:
-        engine.dispose()
 
 
 def _extras(ids: list[str]) -> dict[str, Any]:
@@ -47,7 +33,7 @@ def test_a_run_in_pieces_is_stored_as_the_run_written_whole(store, store_url):
         spool.add([])  # an empty piece, as an empty bucket gives
         assert spool.accounts == len(whole)
         pieced = store.write_spooled(spool)
-    stored, again = _rows(store_url, written), _rows(store_url, pieced)
+    stored, again = (stored_run(store_url, run, RUN_TABLES) for run in (written, pieced))
     assert len(stored["scores"]) == 250
     for table in RUN_TABLES:
         assert again[table] == stored[table] and stored[table], table
