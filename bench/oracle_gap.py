@@ -10,6 +10,11 @@ much the features could close at all.
    churn outcome per term, so it is a generous reference for what the features carry;
    a model trained on outcomes can only approach it.
 
+`--without PATTERN ...` drops the feature columns whose names fully match any pattern
+before both, to measure what a group of features adds on the same rows (for example the
+fingerprint readers: `'busiest_user_.*' '.*_pace_28d_vs_90d' ticket_surge_ratio
+seat_change_ratio days_since_budget_note`).
+
 Needs simulated data with `_truth/risk_as_of.parquet`.
 
     .venv/bin/python bench/oracle_gap.py \
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -93,14 +99,28 @@ def information_reference(frame: pd.DataFrame, truth: Truth) -> None:
         print(f"{name:<48}" + "".join(f"{c:8.4f}" for c in cells))
 
 
+def without_features(frame: pd.DataFrame, patterns: list[str]) -> pd.DataFrame:
+    """The frame less the feature columns any pattern fully matches; says which went."""
+    compiled = [re.compile(p) for p in patterns]
+    dropped = [c for c in model_features(frame) if any(p.fullmatch(c) for p in compiled)]
+    if not dropped:
+        sys.exit(f"no feature matches {' '.join(patterns)}")
+    print(f"without {len(dropped)} features: {', '.join(dropped)}")
+    return frame.drop(columns=dropped)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--training-set", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="*", default=[7, 8, 9],
                         help="training seeds to compare (default: 7 8 9; 7 is the config's)")
+    parser.add_argument("--without", nargs="*", default=[], metavar="PATTERN",
+                        help="drop the features whose names fully match these regexes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     frame, manifest = read_training_set(args.training_set)
+    if args.without:
+        frame = without_features(frame, args.without)
     truth = load_truth(manifest)
     if truth is None or truth.as_of is None:
         sys.exit("the training set's sources have no _truth/risk_as_of.parquet: simulate "
