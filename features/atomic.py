@@ -35,6 +35,17 @@ def disk_full_error(directory: Path, what: str, *, untouched: bool = True) -> Di
         f"another one (--home, --out), then run the command again.")
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of a file, None when it is missing: what a reader compares to
+    see that the file changed. The atomic writers replace a file, so its inode changes
+    even when its size and time do not."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
 def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     """Call `write` on a temporary path in the target's directory, then rename it."""
     atomic_write_all([(target, write)])

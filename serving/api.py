@@ -25,7 +25,7 @@ from features.errors import ChurnlensError
 from features.settings import Settings, get_settings
 from serving.alerts.book import AlertBook
 from serving.alerts.delivery import BackgroundDelivery, Tally
-from serving.alerts.rules import load as load_alert_config
+from serving.alerts.rules import WatchedRules
 from serving.auth import KeyRing, Principal, Role, require
 from serving.http.alert_routes import install_alert_api
 from serving.http.errors import error_responses
@@ -296,25 +296,21 @@ def _serving(app: FastAPI) -> tuple[str, FeatureContract] | None:
     return (current.version, current.model.contract) if current is not None else None
 
 
-def _delivery(settings: Settings, store: ScoreStore, metrics: Metrics
-              ) -> BackgroundDelivery | None:
-    """The webhook worker, when the alert config has endpoints; a bad config only warns
+def _delivery(settings: Settings, store: ScoreStore, metrics: Metrics) -> BackgroundDelivery:
+    """The webhook worker. It reads the alert rules every round (`WatchedRules`), so
+    endpoints added later are served without a restart; a bad file only logs
     (`churnlens alerts rules` says what to fix) and the service serves on."""
-    try:
-        config = load_alert_config(settings.home)
-    except ChurnlensError as exc:
-        log.error("no webhook delivery: %s", exc)
-        return None
-    if not config.endpoints:
-        return None
+    rules = WatchedRules(settings.home)
+    config = rules()
 
     def observe(tally: Tally) -> None:
         metrics.count_deliveries(tally.delivered, tally.retried, tally.dead)
 
-    worker = BackgroundDelivery(store, config, observe=observe)
+    worker = BackgroundDelivery(store, rules, observe=observe)
     worker.start()
-    log.info("delivering alert webhooks to %d endpoint(s) in the background",
-             len(config.endpoints))
+    log.info("delivering alert webhooks in the background: %d endpoint(s) now; "
+             "alerts.yaml is re-read when it changes",
+             len(config.endpoints) if config is not None else 0)
     return worker
 
 

@@ -45,6 +45,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from features.atomic import file_stamp
 from features.errors import ChurnlensError, ConfigError
 from features.settings import Settings
 from serving.access.grants import (
@@ -239,15 +240,10 @@ class KeyRing:
 
 
 def _file_stamp(settings: Settings | None) -> tuple[int, int, int] | None:
-    """(inode, mtime, size) of the keys file: every edit by `churnlens keys` replaces the
-    file, so its inode changes even when its size and time do not."""
+    """The keys file's stamp (`file_stamp`); every edit by `churnlens keys` replaces it."""
     if settings is None or settings.api_keys_file is None:
         return None
-    try:
-        found = settings.api_keys_file.stat()
-    except OSError:
-        return None
-    return (found.st_ino, found.st_mtime_ns, found.st_size)
+    return file_stamp(settings.api_keys_file)
 
 
 def read_keys_file(path: Path) -> list[Grant]:

@@ -226,15 +226,18 @@ def deliver_command(
     rules: Annotated[Path | None, RULES_FILE] = None,
 ) -> None:
     """Send the webhook deliveries that are due, signed; `churnlens serve` also does this
-    in the background. Failed ones are retried on the configured schedule."""
+    in the background. Failed ones are retried on the configured schedule. With --watch
+    the rules file is re-read when it changes."""
+    from features.settings import get_settings
     from serving.alerts.delivery import Tally, deliver_due, run_worker
+    from serving.alerts.rules import WatchedRules
 
     config = config_of(rules)
     store = _store()
     try:
         if watch:
             try:
-                done = run_worker(store, config)
+                done = run_worker(store, WatchedRules(get_settings().home, rules))
             except KeyboardInterrupt:
                 done = Tally()
         else:

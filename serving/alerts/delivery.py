@@ -154,21 +154,25 @@ def deliver_due(store: ScoreStore, config: AlertConfig, *, send: Send = http_sen
     return tally
 
 
-def run_worker(store: ScoreStore, config: AlertConfig, *, interval: float = 5.0,
-               stop: Callable[[], bool] = lambda: False, send: Send = http_send,
-               observe: Callable[[Tally], None] = lambda tally: None) -> Tally:
+def run_worker(store: ScoreStore, rules: Callable[[], AlertConfig | None], *,
+               interval: float = 5.0, stop: Callable[[], bool] = lambda: False,
+               send: Send = http_send, observe: Callable[[Tally], None] = lambda tally: None
+               ) -> Tally:
     """Deliver until `stop()` says so, polling every `interval` seconds when idle;
-    `observe` hears each round's tally (the server counts them for /metrics)."""
+    `rules` gives the config each round (`rules.WatchedRules` re-reads an edited file),
+    and a round without endpoints sends nothing. `observe` hears each round's tally (the
+    server counts them for /metrics)."""
     total = Tally()
     while not stop():
-        try:
-            done = deliver_due(store, config, send=send)
-        except ChurnlensError as exc:  # the store is down: try again next round
-            log.warning("webhook delivery round failed: %s", exc)
-            done = Tally()
-        except Exception:  # a worker thread must outlive any one bad round
-            log.exception("webhook delivery round failed unexpectedly")
-            done = Tally()
+        done = Tally()
+        config = rules()
+        if config is not None and config.endpoints:
+            try:
+                done = deliver_due(store, config, send=send)
+            except ChurnlensError as exc:  # the store is down: try again next round
+                log.warning("webhook delivery round failed: %s", exc)
+            except Exception:  # a worker thread must outlive any one bad round
+                log.exception("webhook delivery round failed unexpectedly")
         observe(done)
         total += done
         if done.delivered + done.retried + done.dead == 0:
@@ -244,13 +248,14 @@ def _disable(store: ScoreStore, name: str, at: dt.datetime) -> None:
 class BackgroundDelivery:
     """The delivery worker on a daemon thread, as `churnlens serve` runs it."""
 
-    def __init__(self, store: ScoreStore, config: AlertConfig, *, interval: float = 5.0,
+    def __init__(self, store: ScoreStore, rules: Callable[[], AlertConfig | None], *,
+                 interval: float = 5.0,
                  observe: Callable[[Tally], None] = lambda tally: None) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=run_worker, name="webhook-delivery", daemon=True,
-            args=(store, config), kwargs={"interval": interval, "stop": self._stop.is_set,
-                                          "observe": observe})
+            args=(store, rules), kwargs={"interval": interval, "stop": self._stop.is_set,
+                                         "observe": observe})
 
     def start(self) -> None:
         self._thread.start()

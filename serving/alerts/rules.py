@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import logging
 import operator
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +23,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features.errors import ConfigError
+from features.atomic import file_stamp
+from features.errors import ChurnlensError, ConfigError
 from serving.alerts.facts import FACTS
 from serving.alerts.yaml_lines import line_of, load_with_lines
+
+log = logging.getLogger(__name__)
 
 SEVERITIES = ("info", "warning", "critical")
 CSM = "csm"  # a rule's default owner: the account's CSM
@@ -216,6 +220,44 @@ def load(home: Path, file: Path | None = None) -> AlertConfig:
         raise ConfigError(f"Cannot read the alert rules at {path}: {exc.strerror or exc}."
                           ) from None
     return parse(text, str(path))
+
+
+class WatchedRules:
+    """The alert config as its file says now, for a long-running worker.
+
+    Each call checks the file's stamp and re-reads it when it changed, so endpoints added
+    to or removed from alerts.yaml reach `churnlens serve` and `alerts deliver --watch`
+    at their next round, without a restart (and a new endpoint's deliveries are not
+    declared dead by a worker that never heard of it). A file edited into something
+    unreadable is logged once and the config read before keeps working; deleting it
+    brings back the shipped defaults, as at start. The stamp is taken before the file is
+    read, so an edit landing during the read shows as a change at the next call.
+    """
+
+    def __init__(self, home: Path, file: Path | None = None) -> None:
+        self._home, self._file = home, file
+        self._path = file if file is not None else home / DEFAULT_FILE
+        self._stamp: tuple[int, int, int] | None = None
+        self._config: AlertConfig | None = None
+        self._read = False
+
+    def __call__(self) -> AlertConfig | None:
+        """The current config; None while the file has never been readable."""
+        stamp = file_stamp(self._path)
+        if self._read and stamp == self._stamp:
+            return self._config
+        first, self._read, self._stamp = not self._read, True, stamp
+        try:
+            self._config = load(self._home, self._file)
+        except ChurnlensError as exc:
+            kept = ("the config read before keeps working" if self._config is not None
+                    else "no webhooks are sent until it is fixed")
+            log.error("the alert rules at %s cannot be read, so %s: %s", self._path, kept, exc)
+            return self._config
+        if not first:
+            log.info("alert rules re-read from %s: %d endpoint(s)", self._path,
+                     len(self._config.endpoints))
+        return self._config
 
 
 def _is_pydantic_branch(part: object) -> bool:

@@ -146,3 +146,17 @@ def test_the_server_delivers_queued_webhooks_in_the_background(tmp_path):
     assert len(set(got.ids())) == 1  # the retry kept its webhook-id
     assert 'churnlens_alert_deliveries_total{result="failed"} 1.0' in metrics
     assert 'churnlens_alert_deliveries_total{result="delivered"} 1.0' in metrics
+
+
+def test_endpoints_added_to_the_rules_while_serving_are_delivered_without_a_restart(tmp_path):
+    store = ScoreStore(f"sqlite:///{tmp_path / 'scores.db'}")
+    with receiver() as got, TestClient(_app(store, tmp_path, deliver=True)):
+        time.sleep(0.5)  # the worker has read the shipped rules: no endpoints
+        (tmp_path / "alerts.yaml").write_text(config_text(got.url, secret=SECRET))
+        AlertBook(store).evaluate_run(config(got.url, secret=SECRET),
+                                      write(store, JAN, {"a": 0.40}))
+        deadline = time.monotonic() + 20
+        while not got.got and time.monotonic() < deadline:
+            time.sleep(0.1)
+    store.dispose()
+    assert len(got.got) == 1 and got.got[0].verified

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 
 import pytest
 
 from features.errors import ConfigError
 from features.point_in_time.evidence import AccountEvidence, OpenTicket, SurveyAnswer, UsageWeek
 from serving.alerts.facts import evidence_facts
-from serving.alerts.rules import default_text, load, parse
+from serving.alerts.rules import WatchedRules, default_text, load, parse
 
 GOOD = """\
 rules:
@@ -37,6 +39,60 @@ def test_without_a_file_the_shipped_rules_apply_and_a_named_file_must_exist(tmp_
     assert len(load(tmp_path).rules) == 7
     with pytest.raises(ConfigError, match="Cannot read the alert rules"):
         load(tmp_path, tmp_path / "missing.yaml")
+
+
+ENDPOINT = """\
+endpoints:
+  - name: crm
+    url: http://127.0.0.1:9/hook
+    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+"""
+
+
+def _replace(path, text: str) -> None:
+    """Edit the file as editors and `alerts rules --write` do: a new file renamed over it."""
+    scratch = path.with_suffix(".new")
+    scratch.write_text(text)
+    os.replace(scratch, path)
+
+
+def test_watched_rules_follow_the_file_and_keep_the_last_good_config(tmp_path, caplog):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(GOOD)
+    rules = WatchedRules(tmp_path)
+    first = rules()
+    assert first is not None and [r.name for r in first.rules] == ["high"]
+    assert first.endpoints == ()
+    assert rules() is first  # unchanged file: not read again
+
+    _replace(path, GOOD + ENDPOINT)
+    added = rules()
+    assert added is not None and [e.name for e in added.endpoints] == ["crm"]
+
+    caplog.set_level(logging.ERROR, logger="serving.alerts.rules")
+    _replace(path, GOOD + "    colour: red\n")
+    assert rules() is added  # a bad edit keeps the config read before
+    assert rules() is added
+    errors = [r.getMessage() for r in caplog.records]
+    assert len(errors) == 1, errors  # said once, not every round
+    assert "config read before keeps working" in errors[0]
+    assert "Extra inputs are not permitted" in errors[0]
+
+    path.unlink()
+    defaults = rules()
+    assert defaults is not None and len(defaults.rules) == 7 and defaults.endpoints == ()
+
+
+def test_watched_rules_unreadable_from_the_start_give_none_until_fixed(tmp_path, caplog):
+    path = tmp_path / "alerts.yaml"
+    path.write_text("rules: [")
+    rules = WatchedRules(tmp_path)
+    with caplog.at_level(logging.ERROR, logger="serving.alerts.rules"):
+        assert rules() is None
+    assert "no webhooks are sent until it is fixed" in caplog.text
+    path.write_text(GOOD + ENDPOINT)  # in place, as some editors do
+    fixed = rules()
+    assert fixed is not None and len(fixed.endpoints) == 1
 
 
 @pytest.mark.parametrize(("text", "line", "words"), [
