@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from books import FEB, JAN, book
+from books import FEB, JAN, MAR, book
 from stored import config, write
 
 from serving.alerts.book import AlertBook, AlertFilter
@@ -43,3 +43,25 @@ def test_alerts_count_by_the_outcome_of_the_renewal_they_warned_of(store):
     mine, their_base = track_record(store, frozenset({"bob"}))
     assert mine == [] and their_base is None  # every alert and renewal here is ana's
     assert track_record(store, frozenset({"ana"}))[1] == pytest.approx(2 / 3)
+
+
+
+def test_the_newest_run_by_as_of_holds_and_each_page_sees_the_runs_stored_by_then(store):
+    AlertBook(store).evaluate_run(config(), write(store, JAN, {"a": 0.40, "b": 0.40}))
+    assert track_record(store)[1] is None  # no renewal known yet
+    store.write_run("7", FEB, book(FEB, {"a": 0.4}),
+                    renewals=_renewals({"a": "renewed", "b": "churned"}))
+    assert track_record(store)[1] == pytest.approx(1 / 2)  # a run stored since counts
+    # Stored later, but with an earlier as_of: the February run's word holds.
+    late = JAN + dt.timedelta(days=14)
+    store.write_run("7", late, book(late, {"a": 0.4}),
+                    renewals=_renewals({"a": "churned", "b": "churned"}))
+    (high,) = track_record(store)[0]
+    assert (high.alerts, high.renewals_known, high.churned) == (2, 2, 1)
+    # Pruning keeps the newest run (March, which knows no renewal): the newest run id is
+    # the same as before, and the pruned runs' renewals no longer count.
+    store.write_run("7", MAR, book(MAR, {"a": 0.4}))
+    assert track_record(store)[1] == pytest.approx(1 / 2)
+    store.prune(keep=1)
+    (high,) = track_record(store)[0]
+    assert (high.renewals_known, track_record(store)[1]) == (0, None)
