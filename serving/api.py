@@ -82,8 +82,8 @@ def create_app(settings: Settings | None = None, holder: ModelHolder | None = No
                store: ScoreStore | None = None, keyring: KeyRing | None = None,
                deliver: bool = True) -> FastAPI:
     """The app; tests pass their own holder, store and keys, production reads settings.
-    With `deliver`, the alert rules' webhook endpoints (if any) are served by a delivery
-    worker in the background."""
+    With `deliver`, a delivery worker in the background sends the webhooks of the
+    endpoints the alert rules name, as the rules file says at each round."""
     settings = settings or get_settings()
     bands = Bands(high=settings.band_high, medium=settings.band_medium)
 

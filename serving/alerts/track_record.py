@@ -85,8 +85,7 @@ def _known_renewals(store: ScoreStore, conn: sa.Connection, scope: frozenset[str
         cached = _CACHE.get(store, {}).get(scope)
     if cached is not None and cached[0] == marker:
         return cached[1]
-    # Every run stores its quarter's renewals, so a renewal is in many runs; the database
-    # keeps the newest run's word per renewal (by as_of, not when it was stored).
+    # The newest run's word per renewal: by as_of, not by when the run was stored.
     theirs = [] if scope is None else [_Q.csm_owner.in_(sorted(scope))]
     newest = sa.func.row_number().over(
         partition_by=(_Q.account_id, _Q.renewal_date),
