@@ -21,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from features.point_in_time.terms import quarter_of
 from serving.alerts.track_record import track_record
 from serving.risk import Bands, Reason, RiskScore
 from serving.store.models import AccountInfo, RenewalDue, StoredScore
@@ -31,13 +34,10 @@ START = dt.date(2025, 1, 1)
 CSMS = 40
 
 
-def quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
 def renewals(as_of: dt.date, count: int) -> list[RenewalDue]:
-    """The run's quarter's renewals: one account per slot, outcomes known after 30 days."""
-    first = quarter_start(as_of)
+    """The run's quarter's renewals (`quarter_of`, as runs store them): one account per
+    slot, outcomes known 30 days after the renewal date."""
+    first = quarter_of(pd.Timestamp(as_of))[0].date()
     out = []
     for i in range(count):
         due = first + dt.timedelta(days=i % 90)
